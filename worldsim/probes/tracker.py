@@ -21,6 +21,7 @@ from worldsim.worlds.palette import COLOURS, OCCLUDER_GREY
 
 MIN_ALPHA = 0.04  # coverage below this is treated as background (uint8 noise is 1/255)
 FIT_TOLERANCE = 0.15  # a pixel belongs to colour c if its residual off the c axis is < 15% of its brightness
+BLEND_BRIGHTNESS = 0.25**2  # squared RGB norm above which an unexplained pixel is a blend of two balls
 MIN_AREA = 1.5  # a colour with less total coverage (px^2) is absent
 
 
@@ -80,8 +81,8 @@ def _track(frames: jax.Array) -> Tracks:
     border = jnp.any(mask & edge, (-2, -1))
     grown = _dilate(mask)
     others = jnp.sum(mask, axis=-3, keepdims=True) - mask  # (..., C, H, W) count of other owners
-    # A blend pixel nobody owns, next to two colours, also marks contact.
-    unowned = (brightness[..., 0, :, :] > MIN_ALPHA**2) & ~jnp.any(owner, axis=-3)
+    # A bright blend pixel nobody owns (two colours mixed where balls touch) also marks contact.
+    unowned = (brightness[..., 0, :, :] > BLEND_BRIGHTNESS) & ~jnp.any(owner, axis=-3)
     overlap = jnp.any(grown & (others > 0), (-2, -1)) | (
         jnp.any(grown & unowned[..., None, :, :], (-2, -1)) & (jnp.sum(present, -1, keepdims=True) > 1)
     )

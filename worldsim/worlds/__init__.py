@@ -10,6 +10,7 @@ from worldsim.worlds.config import DEFAULT_OCCLUDER, PRESETS, WorldConfig
 from worldsim.worlds.palette import COLOUR_NAMES, COLOURS
 from worldsim.worlds.render import pixel_to_world, world_to_pixel
 from worldsim.worlds.state import BallState, Episode, ball_states, kinetic_energy, momentum, potential_energy
+from worldsim.worlds import captions
 from worldsim.worlds.violations import KINDS as VIOLATION_KINDS
 from worldsim.worlds.world import ViolationPair, World
 
