@@ -1,0 +1,54 @@
+"""Model-only tokenizer checkpoints: export (orbax params + config.json) and load, without training code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import orbax.checkpoint as ocp
+from flax import nnx
+
+from worldsim.tokenizer.config import TokenizerConfig
+from worldsim.tokenizer.model import Tokenizer
+
+KIND = "worldsim.tokenizer"
+
+
+def export(model: Tokenizer, directory: str | Path, extra: dict | None = None) -> Path:
+    """Write `directory/params` (orbax) and `directory/config.json`; overwrites an earlier export."""
+    directory = Path(directory).absolute()
+    directory.mkdir(parents=True, exist_ok=True)
+    params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+    with ocp.StandardCheckpointer() as ckpt:
+        ckpt.save(directory / "params", params, force=True)
+    meta = {"kind": KIND, "model": model.config.to_dict(), **(extra or {})}
+    (directory / "config.json").write_text(json.dumps(meta, indent=2))
+    return directory
+
+
+def load(directory: str | Path) -> Tokenizer:
+    """A Tokenizer from an `export` directory."""
+    directory = Path(directory)
+    cfg_path = directory / "config.json"
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"no tokenizer at {directory}: expected {cfg_path} (made by worldsim.tokenizer.export)")
+    meta = json.loads(cfg_path.read_text())
+    if meta.get("kind") != KIND:
+        raise ValueError(f"{directory} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a tokenizer")
+    try:
+        cfg = TokenizerConfig.from_dict(meta["model"])
+    except TypeError as e:
+        raise ValueError(f"{cfg_path} does not match this version's TokenizerConfig ({e}); re-export it") from e
+    model = nnx.eval_shape(lambda: Tokenizer(cfg, rngs=nnx.Rngs(0)))
+    state = nnx.state(model, nnx.Param)
+    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, nnx.to_pure_dict(state))
+    with ocp.StandardCheckpointer() as ckpt:
+        try:
+            params = ckpt.restore(directory.absolute() / "params", target)
+        except (ValueError, KeyError) as e:
+            raise ValueError(f"{directory} was saved with a different tokenizer config: {e}") from e
+    nnx.replace_by_pure_dict(state, params)
+    model = Tokenizer(cfg, rngs=nnx.Rngs(0))
+    nnx.update(model, state)
+    return model

@@ -1,0 +1,133 @@
+"""Tokenizer training: streams world-mixture clips, AdamW with warmup + cosine, orbax checkpoints, auto-resume.
+
+    worldsim train tokenizer --preset small --workdir runs/tokenizer
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from worldsim.data import WorldMixture
+from worldsim.tokenizer import Tokenizer, TokenizerConfig
+from worldsim.tokenizer.load import export
+from worldsim.train.checkpoint import Checkpointer
+from worldsim.train.logging import TrainLogger
+
+
+@dataclass(frozen=True)
+class TokenizerTrainConfig:
+    model: TokenizerConfig = field(default_factory=TokenizerConfig.small)  # the autoencoder being trained
+    worlds: tuple[str, ...] = ("bouncing_balls", "gravity", "push", "bouncing_balls+occluder")  # data mixture
+    clip_frames: int = 4  # frames per training clip (the encoder looks one frame back)
+    clips_per_world: int = 1  # batch = len(worlds) * clips_per_world clips
+    steps: int = 6000  # total optimizer steps
+    lr: float = 2e-3  # peak learning rate
+    warmup: int = 200  # linear warmup steps
+    weight_decay: float = 1e-4
+    clip_norm: float = 1.0  # global gradient-norm clip
+    seed: int = 0  # data and init seed (training seeds stay below data.HELD_OUT_SEED)
+    log_every: int = 25
+    save_every: int = 250
+    video_every: int = 1000  # reconstruction videos (0 = never)
+
+    def __post_init__(self):
+        if self.steps < 1 or self.clip_frames < 1 or self.clips_per_world < 1:
+            raise ValueError("steps, clip_frames and clips_per_world must be >= 1")
+        if not 0 < self.lr < 1:
+            raise ValueError(f"lr={self.lr}: use a learning rate in (0, 1)")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["model"] = self.model.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TokenizerTrainConfig":
+        d = dict(d)
+        d["model"] = TokenizerConfig.from_dict(d["model"])
+        d["worlds"] = tuple(d["worlds"])
+        return cls(**d)
+
+    @classmethod
+    def tiny(cls) -> "TokenizerTrainConfig":
+        return cls(
+            model=TokenizerConfig.tiny(), worlds=("bouncing_balls", "push"), clips_per_world=2, steps=60, warmup=10,
+            lr=3e-3, log_every=10, save_every=20, video_every=0,
+        )
+
+    @classmethod
+    def small(cls) -> "TokenizerTrainConfig":
+        return cls()
+
+
+def psnr(mse: jax.Array) -> jax.Array:
+    return -10.0 * jnp.log10(jnp.maximum(mse, 1e-12))
+
+
+def schedule(cfg: TokenizerTrainConfig) -> optax.Schedule:
+    return optax.warmup_cosine_decay_schedule(0.0, cfg.lr, cfg.warmup, max(cfg.steps, cfg.warmup + 1), cfg.lr * 0.02)
+
+
+def make_optimizer(cfg: TokenizerTrainConfig, model: Tokenizer) -> nnx.Optimizer:
+    tx = optax.chain(optax.clip_by_global_norm(cfg.clip_norm), optax.adamw(schedule(cfg), weight_decay=cfg.weight_decay))
+    return nnx.Optimizer(model, tx, wrt=nnx.Param)
+
+
+@nnx.jit
+def train_step(model: Tokenizer, opt: nnx.Optimizer, frames: jax.Array):
+    x = frames.astype(jnp.float32) / 255.0
+
+    def loss_fn(m):
+        return jnp.mean((m(x) - x) ** 2)
+
+    loss, grads = nnx.value_and_grad(loss_fn)(model)
+    opt.update(model, grads)
+    return {"loss": loss, "psnr": psnr(loss), "grad_norm": optax.tree.norm(grads)}
+
+
+def train(cfg: TokenizerTrainConfig, workdir: str | Path, *, quiet: bool = False) -> Tokenizer:
+    """Train (resuming from workdir's latest checkpoint if any); exports the final model to workdir/model."""
+    workdir = Path(workdir)
+    data = WorldMixture(cfg.worlds, cfg.model.resolution, cfg.clip_frames, cfg.clips_per_world, cfg.seed)
+    model = Tokenizer(cfg.model, rngs=nnx.Rngs(cfg.seed))
+    opt = make_optimizer(cfg, model)
+    ckpt = Checkpointer(workdir / "checkpoints")
+    start = ckpt.latest_step() or 0
+    if start:
+        saved = ckpt.restore(start, {"model": model, "opt": opt})
+        if saved.get("train") != json.loads(json.dumps(cfg.to_dict())):
+            raise ValueError(
+                f"{workdir} holds a run with a different config; use a new --workdir or the same settings"
+            )
+    (workdir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    log = TrainLogger(workdir, cfg.steps, start, quiet=quiet, frames_per_step=data.batch_size * cfg.clip_frames)
+    lr_at = schedule(cfg)
+    try:
+        for step in range(start, cfg.steps):
+            frames = data.frames(step)
+            metrics = train_step(model, opt, frames)
+            done = step + 1
+            log.advance()
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                m = {k: float(v) for k, v in metrics.items()}
+                m["lr"] = float(lr_at(step))
+                log.scalars(done, m)
+            if cfg.video_every and done % cfg.video_every == 0:
+                recon = model.decode(model.encode(frames[:1]))
+                log.video(done, "recon", np.concatenate([np.asarray(frames[0]), np.asarray(recon[0])], axis=2))
+            if done % cfg.save_every == 0 or done == cfg.steps:
+                ckpt.save(done, {"model": model, "opt": opt}, {"train": cfg.to_dict(), "step": done})
+    finally:
+        log.close()
+        ckpt.close()
+    export(model, workdir / "model", {"train": cfg.to_dict(), "steps": cfg.steps})
+    return model
