@@ -27,9 +27,12 @@ def export(model: Tokenizer, directory: str | Path, extra: dict | None = None) -
     return directory
 
 
-def load(directory: str | Path) -> Tokenizer:
-    """A Tokenizer from an `export` directory."""
-    directory = Path(directory)
+DEFAULT = Path(__file__).resolve().parent.parent / "assets" / "tokenizer"  # shipped weights (package data)
+
+
+def load(directory: str | Path = "default") -> Tokenizer:
+    """A Tokenizer from an `export` directory, or "default" for the shipped one."""
+    directory = DEFAULT if str(directory) == "default" else Path(directory)
     cfg_path = directory / "config.json"
     if not cfg_path.exists():
         raise FileNotFoundError(f"no tokenizer at {directory}: expected {cfg_path} (made by worldsim.tokenizer.export)")

@@ -30,7 +30,7 @@ class TokenizerTrainConfig:
     clip_frames: int = 4  # frames per training clip (the encoder looks one frame back)
     clips_per_world: int = 1  # batch = len(worlds) * clips_per_world clips
     steps: int = 6000  # total optimizer steps
-    lr: float = 2e-3  # peak learning rate
+    lr: float = 1e-3  # peak learning rate
     warmup: int = 200  # linear warmup steps
     weight_decay: float = 1e-4
     clip_norm: float = 1.0  # global gradient-norm clip
