@@ -88,6 +88,8 @@ def cmd_train(args) -> None:
         if args.steps < 1:
             raise ValueError(f"--steps {args.steps}: use a positive number of steps")
         cfg = dataclasses.replace(cfg, steps=args.steps)
+    if args.video_folder:
+        cfg = dataclasses.replace(cfg, video_folder=args.video_folder, worlds=() if args.videos_only else cfg.worlds)
     train(cfg, args.workdir)
     print(f"trained tokenizer exported to {args.workdir}/model (logs: metrics.jsonl, tb/, videos/)")
 
@@ -148,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="tiny: seconds, for tests; small: the shipped default (default)")
     train.add_argument("--workdir", required=True, help="folder for checkpoints and logs")
     train.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
+    train.add_argument("--video-folder", default=None,
+                       help="also train on your own .mp4/.gif clips (sidecars: NAME.txt caption, NAME.actions.npy)")
+    train.add_argument("--videos-only", action="store_true", help="with --video-folder: leave the worlds out")
     train.set_defaults(run=cmd_train)
     return parser
 

@@ -16,7 +16,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from worldsim.data import WorldMixture
+from worldsim.data import VideoFolder, WorldMixture
 from worldsim.tokenizer import Tokenizer, TokenizerConfig
 from worldsim.tokenizer.load import export
 from worldsim.train.checkpoint import Checkpointer
@@ -34,6 +34,8 @@ class TokenizerTrainConfig:
     warmup: int = 200  # linear warmup steps
     weight_decay: float = 1e-4
     clip_norm: float = 1.0  # global gradient-norm clip
+    video_folder: str | None = None  # optional folder of your own .mp4/.gif clips (see worldsim.data.VideoFolder)
+    video_clips: int = 2  # clips per batch from video_folder (when given)
     seed: int = 0  # data and init seed (training seeds stay below data.HELD_OUT_SEED)
     log_every: int = 25
     save_every: int = 250
@@ -44,6 +46,8 @@ class TokenizerTrainConfig:
             raise ValueError("steps, clip_frames and clips_per_world must be >= 1")
         if not 0 < self.lr < 1:
             raise ValueError(f"lr={self.lr}: use a learning rate in (0, 1)")
+        if not self.worlds and not self.video_folder:
+            raise ValueError("nothing to train on: give worlds, a video_folder, or both")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -94,10 +98,25 @@ def train_step(model: Tokenizer, opt: nnx.Optimizer, frames: jax.Array):
     return {"loss": loss, "psnr": psnr(loss), "grad_norm": optax.tree.norm(grads)}
 
 
+def _data_source(cfg: TokenizerTrainConfig):
+    """step -> uint8 (B, T, H, W, 3): world-mixture clips, then clips from the video folder (if any)."""
+    res, t = cfg.model.resolution, cfg.clip_frames
+    mixture = WorldMixture(cfg.worlds, res, t, cfg.clips_per_world, cfg.seed) if cfg.worlds else None
+    folder = VideoFolder(cfg.video_folder, res, t) if cfg.video_folder else None
+
+    def frames(step: int) -> jax.Array:
+        parts = [mixture.frames(step)] if mixture else []
+        if folder:
+            parts.append(jnp.asarray(folder.batch(step, cfg.video_clips, cfg.seed)["frames"]))
+        return jnp.concatenate(parts, axis=0)
+
+    return frames
+
+
 def train(cfg: TokenizerTrainConfig, workdir: str | Path, *, quiet: bool = False) -> Tokenizer:
     """Train (resuming from workdir's latest checkpoint if any); exports the final model to workdir/model."""
     workdir = Path(workdir)
-    data = WorldMixture(cfg.worlds, cfg.model.resolution, cfg.clip_frames, cfg.clips_per_world, cfg.seed)
+    batch_frames = _data_source(cfg)
     model = Tokenizer(cfg.model, rngs=nnx.Rngs(cfg.seed))
     opt = make_optimizer(cfg, model)
     ckpt = Checkpointer(workdir / "checkpoints")
@@ -109,11 +128,12 @@ def train(cfg: TokenizerTrainConfig, workdir: str | Path, *, quiet: bool = False
                 f"{workdir} holds a run with a different config; use a new --workdir or the same settings"
             )
     (workdir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    log = TrainLogger(workdir, cfg.steps, start, quiet=quiet, frames_per_step=data.batch_size * cfg.clip_frames)
+    clips = len(cfg.worlds) * cfg.clips_per_world + (cfg.video_clips if cfg.video_folder else 0)
+    log = TrainLogger(workdir, cfg.steps, start, quiet=quiet, frames_per_step=clips * cfg.clip_frames)
     lr_at = schedule(cfg)
     try:
         for step in range(start, cfg.steps):
-            frames = data.frames(step)
+            frames = batch_frames(step)
             metrics = train_step(model, opt, frames)
             done = step + 1
             log.advance()
