@@ -1,0 +1,17 @@
+"""Latent dynamics: a space/time-factorized causal transformer over tokenizer latents, with a rolling KV cache,
+a byte-level text encoder, a flow-matching next-frame head and a physics state readout."""
+
+from worldsim.dynamics.cache import Cache
+from worldsim.dynamics.config import DynamicsConfig
+from worldsim.dynamics.flow import FlowHead, flow_loss, integrate, sample
+from worldsim.dynamics.losses import teacher_forced_loss
+from worldsim.dynamics.model import DynamicsModel
+from worldsim.dynamics.state import StatePred, state_loss, states_by_colour
+from worldsim.dynamics.text import TextEncoder, encode_prompts
+from worldsim.dynamics.tokens import from_tokens, to_tokens
+
+__all__ = [
+    "Cache", "DynamicsConfig", "DynamicsModel", "FlowHead", "StatePred", "TextEncoder", "encode_prompts",
+    "flow_loss", "from_tokens", "integrate", "sample", "state_loss", "states_by_colour", "teacher_forced_loss",
+    "to_tokens",
+]
