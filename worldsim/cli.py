@@ -18,6 +18,7 @@ EXAMPLES = """examples:
   worldsim worlds sample --world push --batch 8 --out clips/push.gif   # push_000.gif ... push_007.gif
   worldsim demo --out worldsim_demo
   worldsim train tokenizer --preset small --workdir runs/tokenizer
+  worldsim train dynamics --preset small --workdir runs/dynamics --tokenizer runs/tokenizer/model
 """
 
 
@@ -81,17 +82,28 @@ def cmd_demo(args) -> None:
 def cmd_train(args) -> None:
     import dataclasses
 
-    from worldsim.train.tokenizer import TokenizerTrainConfig, train
+    if args.component == "dynamics":
+        from worldsim.train.dynamics import DynamicsTrainConfig as Config, fit_to_tokenizer, train
+    else:
+        from worldsim.train.tokenizer import TokenizerTrainConfig as Config, train
 
-    cfg = getattr(TokenizerTrainConfig, args.preset)()
+        if args.tokenizer is not None:
+            raise ValueError("--tokenizer is for `worldsim train dynamics` (the frozen tokenizer it trains over)")
+    if args.videos_only and not args.video_folder:
+        raise ValueError("--videos-only needs --video-folder DIR")
+    cfg = getattr(Config, args.preset)()
     if args.steps is not None:
         if args.steps < 1:
             raise ValueError(f"--steps {args.steps}: use a positive number of steps")
         cfg = dataclasses.replace(cfg, steps=args.steps)
     if args.video_folder:
         cfg = dataclasses.replace(cfg, video_folder=args.video_folder, worlds=() if args.videos_only else cfg.worlds)
+    if args.component == "dynamics":
+        if args.tokenizer is not None:
+            cfg = dataclasses.replace(cfg, tokenizer=args.tokenizer)
+        cfg = fit_to_tokenizer(cfg)  # the model's latent grid follows the tokenizer's
     train(cfg, args.workdir)
-    print(f"trained tokenizer exported to {args.workdir}/model (logs: metrics.jsonl, tb/, videos/)")
+    print(f"trained {args.component} exported to {args.workdir}/model (logs: metrics.jsonl, tb/, videos/)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,11 +153,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train", formatter_class=fmt, help="train a model component (resumes from the workdir's latest checkpoint)",
-        description="Train a model component on a stream of world clips. Checkpoints, metrics.jsonl, TensorBoard\n"
-                    "logs and sample videos go under --workdir; rerunning the same command resumes.",
-        epilog="example:\n  worldsim train tokenizer --preset small --workdir runs/tokenizer",
+        description="Train a model component on world clips (and/or your own videos). Checkpoints, metrics.jsonl,\n"
+                    "TensorBoard logs and sample videos go under --workdir; rerunning the same command resumes.\n"
+                    "tokenizer: the video autoencoder. dynamics: the latent transformer, over clips encoded once by\n"
+                    "a frozen tokenizer (cached under WORKDIR/latents).",
+        epilog="examples:\n  worldsim train tokenizer --preset small --workdir runs/tokenizer\n"
+               "  worldsim train dynamics --preset small --workdir runs/dynamics --tokenizer runs/tokenizer/model\n"
+               "  worldsim train dynamics --workdir runs/mine --tokenizer runs/tokenizer/model "
+               "--video-folder my_videos --videos-only",
     )
-    train.add_argument("component", choices=["tokenizer"], help="what to train")
+    train.add_argument("component", choices=["tokenizer", "dynamics"], help="what to train: tokenizer or dynamics")
     train.add_argument("--preset", choices=["tiny", "small"], default="small",
                        help="tiny: seconds, for tests; small: the shipped default (default)")
     train.add_argument("--workdir", required=True, help="folder for checkpoints and logs")
@@ -153,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--video-folder", default=None,
                        help="also train on your own .mp4/.gif clips (sidecars: NAME.txt caption, NAME.actions.npy)")
     train.add_argument("--videos-only", action="store_true", help="with --video-folder: leave the worlds out")
+    train.add_argument("--tokenizer", default=None, metavar="PATH",
+                       help="dynamics only: an exported tokenizer (e.g. WORKDIR/model of a tokenizer run); "
+                            "default: the shipped one")
     train.set_defaults(run=cmd_train)
     return parser
 

@@ -22,7 +22,7 @@ class DynamicsConfig:
     mlp_ratio: int = 4  # MLP hidden width = mlp_ratio * d_model
     window: int = 8  # W: latent frames a frame attends to (itself included) besides the prompt; KV ring capacity
     rope_base: float = 10_000.0  # RoPE base over the absolute frame index
-    max_text_bytes: int = 192  # prompts are UTF-8 bytes padded to this length (longer prompts are refused)
+    max_text_bytes: int = 384  # prompts are UTF-8 bytes padded to this length (longer are refused); world captions reach ~380 with 6 balls
     text_dim: int = 96  # byte-level text encoder width (pooled and projected to d_model)
     text_layers: int = 2  # text encoder transformer layers
     text_heads: int = 4  # text encoder attention heads

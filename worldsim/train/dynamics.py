@@ -1,0 +1,378 @@
+"""Dynamics training: clips encoded once by a frozen tokenizer, teacher-forced flow matching + state readout, AdamW
+with warmup + cosine, orbax checkpoints, auto-resume, validation against copy/extrapolation baselines, sample videos.
+
+    worldsim train dynamics --preset small --workdir runs/dynamics --tokenizer runs/tokenizer_small/model
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from worldsim.data import HELD_OUT_SEED
+from worldsim.data.latents import LatentDataset, concat, tokenizer_fingerprint
+from worldsim.data.mixture import _parse
+from worldsim.dynamics import DynamicsConfig, DynamicsModel, flow_loss
+from worldsim.dynamics.load import export
+from worldsim.dynamics.state import StatePred
+from worldsim.train.checkpoint import Checkpointer
+from worldsim.train.logging import TrainLogger
+
+
+@dataclass(frozen=True)
+class DynamicsTrainConfig:
+    model: DynamicsConfig = field(default_factory=DynamicsConfig.small)  # the dynamics model (grid/latent_dim = tokenizer's)
+    tokenizer: str = "default"  # exported tokenizer directory (worldsim.tokenizer.load), or "default"
+    worlds: tuple[str, ...] = ("bouncing_balls", "gravity", "push", "bouncing_balls+occluder")  # world entries
+    clips_per_world: int = 1500  # clips encoded per world entry, once (~11 clips/s on 2 CPU cores), cached in workdir
+    clip_frames: int = 16  # frames per training clip (> model.window, so the attention window slides in training)
+    video_folder: str | None = None  # optional folder of your own .mp4/.gif clips (see worldsim.data.VideoFolder)
+    video_clips: int = 512  # windows of clip_frames encoded from video_folder (when given)
+    batch_size: int = 16  # clips per optimizer step
+    steps: int = 6000  # total optimizer steps (~2 s each on 2 busy CPU cores: about 3.5 h)
+    lr: float = 5e-4  # peak learning rate
+    warmup: int = 300  # linear warmup steps, then cosine decay to 2% of lr
+    weight_decay: float = 0.01  # AdamW decoupled weight decay
+    clip_norm: float = 1.0  # global gradient-norm clip
+    text_dropout: float = 0.1  # probability of dropping a clip's caption (trains the no-text case; CFG later)
+    state_weight: float = 1.0  # weight of the per-colour state readout loss (clips with ground-truth state only)
+    latent_dtype: str = "float16"  # storage of the encoded clips ("float16" halves memory; batches are float32)
+    encode_chunk: int = 32  # clips per tokenizer call while encoding the dataset
+    val_clips: int = 16  # held-out clips (world seeds >= data.HELD_OUT_SEED) for validation and sample videos
+    val_every: int = 500  # validation metrics every this many steps (0 = never)
+    sample_every: int = 1000  # sample video every this many steps (0 = never)
+    prompt_frames: int = 3  # ground-truth frames a sample video is conditioned on before generating
+    seed: int = 0  # init, data and noise seed (training seeds stay below data.HELD_OUT_SEED)
+    log_every: int = 25  # training metrics to metrics.jsonl / TensorBoard every this many steps
+    save_every: int = 250  # checkpoint every this many steps (and at the end)
+
+    def __post_init__(self):
+        for name in ("clips_per_world", "clip_frames", "video_clips", "batch_size", "steps", "encode_chunk",
+                     "val_clips", "prompt_frames", "log_every", "save_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name}={v!r} must be an integer >= 1")
+        for name in ("warmup", "val_every", "sample_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
+        if self.clip_frames < 3:
+            raise ValueError(f"clip_frames={self.clip_frames}: use at least 3 (validation extrapolates from 2 frames)")
+        if self.clip_frames <= self.model.window:
+            raise ValueError(f"clip_frames={self.clip_frames} must exceed the model's window={self.model.window}, "
+                             "so training sees the attention window slide")
+        if self.prompt_frames >= self.clip_frames:
+            raise ValueError(f"prompt_frames={self.prompt_frames} must be < clip_frames={self.clip_frames}")
+        if not 0 < self.lr < 1:
+            raise ValueError(f"lr={self.lr}: use a learning rate in (0, 1)")
+        if not 0 <= self.text_dropout < 1:
+            raise ValueError(f"text_dropout={self.text_dropout}: use a probability in [0, 1)")
+        if self.state_weight < 0 or self.weight_decay < 0 or self.clip_norm <= 0:
+            raise ValueError("state_weight and weight_decay must be >= 0 and clip_norm > 0")
+        if self.latent_dtype not in ("float32", "float16"):
+            raise ValueError(f"latent_dtype={self.latent_dtype!r}: use 'float32' or 'float16'")
+        if not 0 <= self.seed < HELD_OUT_SEED:
+            raise ValueError(f"seed={self.seed}: training seeds must be in [0, {HELD_OUT_SEED})")
+        if not self.worlds and not self.video_folder:
+            raise ValueError("nothing to train on: give worlds, a video_folder, or both")
+        import worldsim.worlds as worlds_lib
+
+        for entry in self.worlds:
+            name, _ = _parse(entry)
+            if name not in worlds_lib.names():
+                raise ValueError(f"unknown world {name!r} in worlds: valid names are {', '.join(worlds_lib.names())}")
+
+    def replace(self, **kw) -> "DynamicsTrainConfig":
+        return dataclasses.replace(self, **kw)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["model"] = self.model.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DynamicsTrainConfig":
+        d = dict(d)
+        d["model"] = DynamicsConfig.from_dict(d["model"])
+        d["worlds"] = tuple(d["worlds"])
+        return cls(**d)
+
+    @classmethod
+    def tiny(cls) -> "DynamicsTrainConfig":
+        """Seconds on CPU: tests. Needs a TokenizerConfig.tiny() tokenizer (4x4x8 latents): pass tokenizer=PATH."""
+        return cls(
+            model=DynamicsConfig.tiny(), worlds=("bouncing_balls", "push"), clips_per_world=8, clip_frames=6,
+            video_clips=8, batch_size=4, steps=40, lr=3e-3, warmup=5, latent_dtype="float32", encode_chunk=8,
+            val_clips=4, val_every=20, sample_every=40, log_every=5, save_every=10,
+        )
+
+    @classmethod
+    def small(cls) -> "DynamicsTrainConfig":
+        """The shipped default's dynamics over TokenizerConfig.small() latents (8x8x16)."""
+        return cls()
+
+
+def fit_to_tokenizer(cfg: DynamicsTrainConfig, tokenizer=None) -> DynamicsTrainConfig:
+    """cfg with the model's grid/latent_dim set to those of cfg.tokenizer (or the given Tokenizer)."""
+    if tokenizer is None:
+        from worldsim.tokenizer.load import load
+
+        tokenizer = load(cfg.tokenizer)
+    tc = tokenizer.config
+    return cfg.replace(model=cfg.model.replace(grid=tc.grid, latent_dim=tc.latent_dim))
+
+
+def schedule(cfg: DynamicsTrainConfig) -> optax.Schedule:
+    return _schedule(cfg.lr, cfg.warmup, cfg.steps)
+
+
+def _schedule(lr: float, warmup: int, steps: int) -> optax.Schedule:
+    return optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(steps, warmup + 1), lr * 0.02)
+
+
+@functools.lru_cache(maxsize=16)
+def _transform(lr: float, warmup: int, steps: int, weight_decay: float, clip_norm: float):
+    """One optax object per setting: the optimizer is part of train_step's static structure, so a fresh (unequal)
+    object per run would recompile the step in every run of a process."""
+    adamw = optax.adamw(_schedule(lr, warmup, steps), weight_decay=weight_decay)
+    return optax.chain(optax.clip_by_global_norm(clip_norm), adamw)
+
+
+def make_optimizer(cfg: DynamicsTrainConfig, model: DynamicsModel) -> nnx.Optimizer:
+    tx = _transform(cfg.lr, cfg.warmup, cfg.steps, cfg.weight_decay, cfg.clip_norm)
+    return nnx.Optimizer(model, tx, wrt=nnx.Param)
+
+
+# ----- the objective -----
+
+
+def masked_state_loss(pred: StatePred, pos, vel, present, has_state) -> tuple[jax.Array, dict]:
+    """dynamics.state_loss restricted to clips with ground-truth state (has_state (B,)); equal to it when every
+    clip has state, and zero for a batch without any."""
+    w = has_state.astype(jnp.float32)[:, None, None]  # (B, 1, 1)
+    p = present.astype(jnp.float32) * w  # (B, T, C)
+    bce_all = optax.sigmoid_binary_cross_entropy(pred.present_logit, p) * w
+    bce = jnp.sum(bce_all) / jnp.maximum(jnp.sum(jnp.broadcast_to(w, p.shape)), 1.0)
+    count = jnp.maximum(jnp.sum(p) * 2.0, 1.0)
+    pos_mse = jnp.sum(p[..., None] * (pred.pos - pos) ** 2) / count
+    vel_mse = jnp.sum(p[..., None] * (pred.vel - vel) ** 2) / count
+    return bce + pos_mse + vel_mse, {"state_bce": bce, "state_pos_mse": pos_mse, "state_vel_mse": vel_mse}
+
+
+def _forward_loss(model: DynamicsModel, batch: dict, key, text_dropout: float, state_weight: float):
+    """-> (loss, metrics, hidden (B, T + 1, N, d)). With text_dropout = 0 and every clip holding state this is
+    dynamics.teacher_forced_loss(model, latents, key, ...) exactly."""
+    z = batch["latents"]  # (B, T, g, g, D)
+    keep = jax.random.uniform(jax.random.fold_in(key, 1), (z.shape[0],)) >= text_dropout
+    mask = batch["text_mask"] & keep[:, None]  # a dropped caption = an all-False mask = "no text"
+    h = model(z, batch["actions"], text=(batch["text_ids"], mask))
+    loss = flow = flow_loss(model.flow, h[:, : z.shape[1]], model.to_tokens(z), key)
+    metrics = {"flow_loss": flow}
+    if model.state_head is not None and state_weight > 0:
+        s_loss, parts = masked_state_loss(
+            model.read_state(h[:, 1:]), batch["state_pos"], batch["state_vel"], batch["state_present"],
+            batch["has_state"],
+        )
+        loss = loss + state_weight * s_loss
+        metrics.update(parts, state_loss=s_loss)
+    metrics["loss"] = loss
+    return loss, metrics, h
+
+
+_STEP_KEYS = ("latents", "actions", "text_ids", "text_mask", "state_pos", "state_vel", "state_present", "has_state")
+
+
+@nnx.jit(static_argnames=("text_dropout", "state_weight"))
+def train_step(model: DynamicsModel, opt: nnx.Optimizer, batch: dict, key, text_dropout: float, state_weight: float):
+    def loss_fn(m):
+        loss, metrics, _ = _forward_loss(m, batch, key, text_dropout, state_weight)
+        return loss, metrics
+
+    (_, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+    opt.update(model, grads)
+    return {**metrics, "grad_norm": optax.tree.norm(grads)}
+
+
+@nnx.jit
+def eval_step(model: DynamicsModel, batch: dict, key) -> dict:
+    """Teacher-forced losses on held-out clips, plus one-step prediction error in latent space: a sampled next
+    frame vs the copy-last-frame and linear-extrapolation (latent constant velocity) baselines."""
+    _, metrics, h = _forward_loss(model, batch, key, 0.0, 1.0)
+    z = batch["latents"]  # (B, T, g, g, D); h[:, p] predicts z[:, p]
+    pred = model.sample_frame(h[:, 2 : z.shape[1]], jax.random.fold_in(key, 2))  # z_2 .. z_{T-1}
+    target = z[:, 2:]
+    out = {f"val_{k}": v for k, v in metrics.items()}
+    out["val_next_mse"] = jnp.mean((pred - target) ** 2)
+    out["val_copy_mse"] = jnp.mean((z[:, 1:-1] - target) ** 2)
+    out["val_extrap_mse"] = jnp.mean((2 * z[:, 1:-1] - z[:, :-2] - target) ** 2)
+    return out
+
+
+# ----- generation for sample videos -----
+
+_prefill = nnx.jit(lambda m, cache, ids, mask: m.prefill(cache, text=(ids, mask)))
+_advance = nnx.jit(lambda m, cache, z, a: m.step(cache, z, a))
+_sample = nnx.jit(lambda m, h, key: m.sample_frame(h, key))
+_decode = nnx.jit(lambda tok, z: tok.decode(z))
+
+
+def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, key) -> np.ndarray:
+    """Condition on the first `prompt_frames` latent frames of one clip (T, g, g, D), its caption (ids, mask) and
+    actions (T, A); sample the rest one frame at a time with the KV cache. Returns (T, g, g, D)."""
+    ids, mask = (jnp.asarray(x)[None] for x in text)
+    h, cache = _prefill(model, model.init_cache(1), ids, mask)
+    out = []
+    for t in range(len(latents)):
+        z = jnp.asarray(latents[t : t + 1]) if t < prompt_frames else _sample(model, h, jax.random.fold_in(key, t))
+        out.append(np.asarray(z[0]))
+        if t + 1 < len(latents):
+            h, cache = _advance(model, cache, z, jnp.asarray(actions[t : t + 1]))
+    return np.stack(out)
+
+
+def sample_video(model, tokenizer, val: LatentDataset, index: int, prompt_frames: int, key) -> np.ndarray:
+    """uint8 (T, H, 2W, 3): tokenizer reconstruction of the ground truth | generated. A bar on top of the right
+    half marks conditioning frames (green) and generated ones (red)."""
+    i = index % len(val)
+    gen = generate(model, val.latents[i].astype(np.float32), val.actions[i], (val.text_ids[i], val.text_mask[i]),
+                   prompt_frames, key)
+    truth = np.asarray(_decode(tokenizer, jnp.asarray(val.latents[i][None], jnp.float32)))[0]
+    fake = np.asarray(_decode(tokenizer, jnp.asarray(gen[None])))[0].copy()
+    bar = max(1, fake.shape[1] // 32)
+    fake[:prompt_frames, :bar] = (0, 200, 0)
+    fake[prompt_frames:, :bar] = (200, 0, 0)
+    return np.concatenate([truth, fake], axis=2)
+
+
+# ----- the loop -----
+
+
+def _datasets(cfg: DynamicsTrainConfig, tokenizer, workdir: Path, quiet: bool) -> tuple[LatentDataset, LatentDataset]:
+    m = cfg.model
+    common = dict(chunk=cfg.encode_chunk, max_text_bytes=m.max_text_bytes, action_dim=m.action_dim,
+                  num_colours=m.num_colours, dtype=cfg.latent_dtype, quiet=quiet)
+    cache = workdir / "latents"
+    parts = []
+    if cfg.worlds:
+        parts.append(LatentDataset.from_worlds(tokenizer, cfg.worlds, cfg.clips_per_world, cfg.clip_frames, cfg.seed,
+                                               cached=cache / "worlds.npz", **common))
+    if cfg.video_folder:
+        parts.append(LatentDataset.from_video_folder(tokenizer, cfg.video_folder, cfg.video_clips, cfg.clip_frames,
+                                                     cfg.seed, cached=cache / "videos.npz", **common))
+    if cfg.worlds:  # held out: evaluation seeds
+        per_world = max(1, -(-cfg.val_clips // len(cfg.worlds)))
+        val = LatentDataset.from_worlds(tokenizer, cfg.worlds, per_world, cfg.clip_frames, cfg.seed, held_out=True,
+                                        cached=cache / "val.npz", **common)
+    else:  # the user's videos have no held-out split: other windows of the same videos
+        val = LatentDataset.from_video_folder(tokenizer, cfg.video_folder, cfg.val_clips, cfg.clip_frames,
+                                              cfg.seed + 1, cached=cache / "val_videos.npz", **common)
+    return (parts[0] if len(parts) == 1 else concat(parts)), val
+
+
+def _resume(ckpt: Checkpointer, model, opt, cfg: DynamicsTrainConfig, tok_fp: str, workdir: Path) -> int:
+    """Restore the latest checkpoint (if any) into model and opt; returns its step (0 for a fresh run). Refuses a
+    workdir that holds a run with other settings or over another tokenizer."""
+    start = ckpt.latest_step() or 0
+    if start:
+        saved = ckpt.restore(start, {"model": model, "opt": opt})
+        want, old = json.loads(json.dumps(cfg.to_dict())), saved.get("train") or {}
+        if old != want:
+            diff = ", ".join(sorted(k for k in set(want) | set(old) if want.get(k) != old.get(k)))
+            raise ValueError(f"{workdir} holds a run with a different config (differs in: {diff}); use a new "
+                             "--workdir or the same settings")
+        if saved.get("tokenizer_fingerprint") != tok_fp:
+            raise ValueError(f"the tokenizer at {cfg.tokenizer!r} changed since {workdir} was started (different "
+                             "weights): use a new --workdir, or restore the original tokenizer")
+    return start
+
+
+def _drop_metrics_after(path: Path, step: int) -> None:
+    """Keep metrics.jsonl lines up to `step` only, so a resumed run does not log some steps twice."""
+    if not path.exists():
+        return
+    lines = [x for x in path.read_text().splitlines() if x.strip() and json.loads(x).get("step", 0) <= step]
+    path.write_text("".join(x + "\n" for x in lines))
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        from tqdm.auto import tqdm
+
+        tqdm.write(text)
+
+
+def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False) -> DynamicsModel:
+    """Train (resuming from workdir's latest checkpoint if any); exports the final model to workdir/model."""
+    from worldsim.tokenizer.load import load as load_tokenizer
+
+    workdir = Path(workdir)
+    tokenizer = load_tokenizer(cfg.tokenizer)
+    tc, m = tokenizer.config, cfg.model
+    if (m.grid, m.latent_dim) != (tc.grid, tc.latent_dim):
+        raise ValueError(
+            f"the dynamics model takes {m.grid}x{m.grid}x{m.latent_dim} latents but tokenizer {cfg.tokenizer!r} makes "
+            f"{tc.grid}x{tc.grid}x{tc.latent_dim}: set model grid/latent_dim to match "
+            "(worldsim.train.dynamics.fit_to_tokenizer(cfg) does it)"
+        )
+    tok_fp = tokenizer_fingerprint(tokenizer)
+    model = DynamicsModel(cfg.model, rngs=nnx.Rngs(cfg.seed))
+    opt = make_optimizer(cfg, model)
+    ckpt = Checkpointer(workdir / "checkpoints")
+    log = None
+    try:
+        start = _resume(ckpt, model, opt, cfg, tok_fp, workdir)
+        (workdir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        t0 = time.time()
+        data, val = _datasets(cfg, tokenizer, workdir, quiet)
+        _say(quiet, f"latents: {len(data)} training clips, {len(val)} validation clips ({time.time() - t0:.1f} s)")
+        if data.captions_truncated:
+            _say(quiet, f"note: {data.captions_truncated} captions were cut to max_text_bytes={m.max_text_bytes}")
+        val_batch = {k: jnp.asarray(getattr(val, k)) for k in _STEP_KEYS}  # every held-out clip once, in order
+        val_batch["latents"] = val_batch["latents"].astype(jnp.float32)
+
+        _drop_metrics_after(workdir / "metrics.jsonl", start)  # a killed run may have logged past its checkpoint
+        log = TrainLogger(workdir, cfg.steps, start, quiet=quiet, frames_per_step=cfg.batch_size * cfg.clip_frames)
+        lr_at = schedule(cfg)
+        base = jax.random.key(cfg.seed)
+        meta = {"train": cfg.to_dict(), "tokenizer_fingerprint": tok_fp}
+        for step in range(start, cfg.steps):
+            b = data.batch(step, cfg.batch_size, cfg.seed, cfg.clip_frames)
+            batch = {k: jnp.asarray(b[k]) for k in _STEP_KEYS}
+            metrics = train_step(model, opt, batch, jax.random.fold_in(base, step), cfg.text_dropout, cfg.state_weight)
+            done = step + 1
+            loss = float(metrics["loss"])  # every step (cheap on CPU): never train on, or checkpoint, a NaN
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"non-finite loss={loss} at step {done}: lower the learning rate or check "
+                                         "the data (the last checkpoint is still good)")
+            log.advance()
+            out = {}
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                out.update({k: float(v) for k, v in metrics.items()}, lr=float(lr_at(step)))
+            if cfg.val_every and (done % cfg.val_every == 0 or done == cfg.steps):
+                val_key = jax.random.key(HELD_OUT_SEED)  # the same noise every time: comparable over training
+                out.update({k: float(v) for k, v in eval_step(model, val_batch, val_key).items()})
+            if out:
+                log.scalars(done, out)
+            if cfg.sample_every and done % cfg.sample_every == 0:
+                video = sample_video(model, tokenizer, val, done // cfg.sample_every - 1, cfg.prompt_frames,
+                                     jax.random.fold_in(jax.random.key(HELD_OUT_SEED), done))
+                log.video(done, "sample", video)
+            if done % cfg.save_every == 0 or done == cfg.steps:
+                ckpt.save(done, {"model": model, "opt": opt}, {**meta, "step": done})
+    finally:
+        if log is not None:
+            log.close()
+        ckpt.close()
+    tok_path = cfg.tokenizer if cfg.tokenizer == "default" else str(Path(cfg.tokenizer).absolute())
+    export(model, workdir / "model", {"train": cfg.to_dict(), "steps": cfg.steps,
+                                      "tokenizer": {"path": tok_path, "fingerprint": tok_fp, "model": tc.to_dict()}})
+    return model
