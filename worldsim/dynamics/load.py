@@ -11,23 +11,15 @@ from flax import nnx
 
 from worldsim.dynamics.config import DynamicsConfig
 from worldsim.dynamics.model import DynamicsModel
+from worldsim.io.params import export_params
 
 KIND = "worldsim.dynamics"
 DEFAULT = Path(__file__).resolve().parent.parent / "assets" / "dynamics"  # shipped weights (package data)
 
 
 def export(model: DynamicsModel, directory: str | Path, extra: dict | None = None) -> Path:
-    """Write `directory/params` (orbax) and `directory/config.json`; overwrites an earlier export.
-
-    `extra` is stored in config.json too (the trainer records its config and the tokenizer it used)."""
-    directory = Path(directory).absolute()
-    directory.mkdir(parents=True, exist_ok=True)
-    params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-    with ocp.StandardCheckpointer() as ckpt:
-        ckpt.save(directory / "params", params, force=True)
-    meta = {"kind": KIND, "model": model.config.to_dict(), **(extra or {})}
-    (directory / "config.json").write_text(json.dumps(meta, indent=2))
-    return directory
+    """Write `directory/params` (orbax) and `directory/config.json`; overwrites an earlier export."""
+    return export_params(model, directory, KIND, extra)
 
 
 def read_meta(directory: str | Path = "default") -> dict:

@@ -7,7 +7,6 @@ prompt alone is trained to generate first frames), and h_{t+1} is read as the st
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 from worldsim.dynamics.flow import flow_loss
 from worldsim.dynamics.model import DynamicsModel

@@ -9,6 +9,7 @@ import jax
 import orbax.checkpoint as ocp
 from flax import nnx
 
+from worldsim.io.params import export_params
 from worldsim.tokenizer.config import TokenizerConfig
 from worldsim.tokenizer.model import Tokenizer
 
@@ -17,14 +18,7 @@ KIND = "worldsim.tokenizer"
 
 def export(model: Tokenizer, directory: str | Path, extra: dict | None = None) -> Path:
     """Write `directory/params` (orbax) and `directory/config.json`; overwrites an earlier export."""
-    directory = Path(directory).absolute()
-    directory.mkdir(parents=True, exist_ok=True)
-    params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-    with ocp.StandardCheckpointer() as ckpt:
-        ckpt.save(directory / "params", params, force=True)
-    meta = {"kind": KIND, "model": model.config.to_dict(), **(extra or {})}
-    (directory / "config.json").write_text(json.dumps(meta, indent=2))
-    return directory
+    return export_params(model, directory, KIND, extra)
 
 
 DEFAULT = Path(__file__).resolve().parent.parent / "assets" / "tokenizer"  # shipped weights (package data)

@@ -17,7 +17,7 @@ from worldsim.worlds.world import ViolationPair, World
 __all__ = [
     "make", "names", "splits", "World", "WorldConfig", "BallState", "Episode", "ViolationPair", "ball_states",
     "kinetic_energy", "potential_energy", "momentum", "world_to_pixel", "pixel_to_world", "COLOURS",
-    "COLOUR_NAMES", "VIOLATION_KINDS", "DEFAULT_OCCLUDER",
+    "COLOUR_NAMES", "VIOLATION_KINDS", "DEFAULT_OCCLUDER", "captions",
 ]
 
 
