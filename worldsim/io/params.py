@@ -16,6 +16,9 @@ def export_params(model, directory: str | Path, kind: str, extra: dict | None = 
     params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
     with ocp.StandardCheckpointer() as ckpt:
         ckpt.save(directory / "params", params, force=True)
+    marker = directory / "params" / "commit_success.txt"
+    if marker.exists():  # orbax writes the absolute save path here; a shipped export must not carry a machine path
+        marker.write_text("Checkpoint commit was successful\n")
     meta = {"kind": kind, "model": model.config.to_dict(), **(extra or {})}
     (directory / "config.json").write_text(json.dumps(meta, indent=2))
     return directory
