@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 from worldsim.dynamics import (
-    DynamicsConfig, DynamicsModel, encode_prompts, flow_loss, from_tokens, integrate, sample, state_loss,
+    DynamicsConfig, DynamicsModel, encode_prompts, from_tokens, integrate, sample, state_loss,
     states_by_colour, teacher_forced_loss, to_tokens,
 )
 from worldsim.dynamics.layers import count_params

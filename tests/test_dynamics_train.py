@@ -2,13 +2,8 @@
 of videos, export/load, bad input, the CLI. Uses a tiny *untrained* tokenizer: what is tested is the machinery."""
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +12,7 @@ import pytest
 from flax import nnx
 
 import worldsim as ws
+from killing import kill_after_checkpoint, saved_steps
 from worldsim.cli import main as cli_main
 from worldsim.data import HELD_OUT_SEED, LatentDataset, concat
 from worldsim.data import latents as latents_mod
@@ -173,10 +169,6 @@ def test_tiny_training_lowers_the_loss(reference):
     assert saved["kind"] == "worldsim.dynamics" and saved["tokenizer"]["model"]["resolution"] == 32
 
 
-def _saved_steps(ckdir):
-    return [int(p.name) for p in ckdir.glob("*") if p.name.isdigit()] if ckdir.exists() else []
-
-
 def test_sigkill_and_resume_gives_identical_parameters(reference, tokenizer_dir, tmp_path):
     ref_model, ref_dir = reference
     shutil.copytree(ref_dir / "latents", tmp_path / "latents")  # same fingerprint: the run reuses, not re-encodes
@@ -187,18 +179,7 @@ def test_sigkill_and_resume_gives_identical_parameters(reference, tokenizer_dir,
         cfg = DynamicsTrainConfig.tiny().replace(tokenizer={str(tokenizer_dir)!r}, **{RUN!r})
         train(cfg, {str(tmp_path)!r}, quiet=True)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "JAX_PLATFORMS": "cpu"})
-    ckdir = tmp_path / "checkpoints"
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        steps = _saved_steps(ckdir)
-        if steps and max(steps) >= 10:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = max(_saved_steps(ckdir))
+    killed_at = kill_after_checkpoint(script, tmp_path / "checkpoints", min_step=10)
     assert killed_at < RUN["steps"]
     # Resume here: a fresh train() call that finds only what the killed process left on disk.
     resumed = train(cfg, tmp_path, quiet=True)
@@ -260,7 +241,7 @@ def test_a_nan_loss_stops_training_before_any_checkpoint(reference, tokenizer_di
     poisoned.save(tmp_path / "latents" / "worlds.npz")
     with pytest.raises(FloatingPointError, match="non-finite loss=nan at step 1"):
         train(tiny(tokenizer_dir), tmp_path, quiet=True)
-    assert not _saved_steps(tmp_path / "checkpoints")
+    assert not saved_steps(tmp_path / "checkpoints")
 
 
 # ----- export / load, bad input -----

@@ -2,11 +2,9 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +13,7 @@ import pytest
 from flax import nnx
 
 import worldsim as ws
+from killing import kill_after_checkpoint
 from worldsim.tokenizer import Tokenizer, TokenizerConfig
 from worldsim.tokenizer.load import export, load
 from worldsim.train.checkpoint import Checkpointer
@@ -99,10 +98,6 @@ def test_checkpointer_round_trips_model_and_optimizer(model, tmp_path):
     ck.close()
 
 
-def _saved_steps(ckdir):
-    return [int(p.name) for p in ckdir.glob("*") if p.name.isdigit()] if ckdir.exists() else []
-
-
 RESUME_CFG = dict(steps=30, save_every=5, log_every=5)
 
 
@@ -131,20 +126,9 @@ def test_sigkill_and_resume_gives_identical_parameters(trained, tmp_path):
         cfg = TokenizerTrainConfig(**{{**cfg.__dict__, **{RESUME_CFG!r}}})
         train(cfg, {str(tmp_path)!r}, quiet=True)
     """)
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
-    ckdir = tmp_path / "checkpoints"
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        steps = _saved_steps(ckdir)
-        if steps and max(steps) >= 10:
-            break
-        time.sleep(0.2)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = max(_saved_steps(ckdir))
+    killed_at = kill_after_checkpoint(script, tmp_path / "checkpoints", min_step=10)
     assert killed_at < RESUME_CFG["steps"]
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
     resumed = load(tmp_path / "model")
     for a, b in zip(jax.tree.leaves(nnx.state(reference, nnx.Param)), jax.tree.leaves(nnx.state(resumed, nnx.Param))):
