@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jax
-import orbax.checkpoint as ocp
 from flax import nnx
 
 from worldsim.dynamics.config import DynamicsConfig
 from worldsim.dynamics.model import DynamicsModel
-from worldsim.io.params import export_params
+from worldsim.io.params import export_params, restore_params
 
 KIND = "worldsim.dynamics"
 DEFAULT = Path(__file__).resolve().parent.parent / "assets" / "dynamics"  # shipped weights (package data)
@@ -46,38 +44,5 @@ def load(directory: str | Path = "default") -> DynamicsModel:
     except (TypeError, KeyError) as e:
         raise ValueError(f"{directory}/config.json does not match this version's DynamicsConfig ({e}); re-export it") \
             from e
-    # Restore into the abstract model and merge: no eager initialisation (seconds of compiling random
-    # initialisers) for weights that are about to be overwritten.
-    graphdef, state, rest = nnx.split(nnx.eval_shape(lambda: DynamicsModel(cfg, rngs=nnx.Rngs(0))), nnx.Param, ...)
-    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, nnx.to_pure_dict(state))
-    with ocp.StandardCheckpointer() as ckpt:
-        path = directory.absolute() / "params"
-        # Compare names and shapes first: a clear message, and no half-started restore left behind.
-        problem = _mismatch(_shapes(ckpt.metadata(path).item_metadata), _shapes(target))
-        if problem:
-            raise ValueError(f"{directory} was saved with a different dynamics config: {problem}")
-        try:
-            params = ckpt.restore(path, target)
-        except (ValueError, KeyError) as e:
-            raise ValueError(f"{directory} was saved with a different dynamics config: {e}") from e
-    if jax.tree.leaves(rest):
-        raise ValueError("DynamicsModel holds state besides parameters: export/load must learn to save it")
-    nnx.replace_by_pure_dict(state, params)
-    return nnx.merge(graphdef, state, rest)
+    return restore_params(directory, nnx.eval_shape(lambda: DynamicsModel(cfg, rngs=nnx.Rngs(0))), "dynamics")
 
-
-def _shapes(tree) -> dict[str, tuple]:
-    """{'blocks/0/mlp/fc1/bias': shape} for every array in a params tree (or its checkpoint metadata)."""
-    def name(path):
-        return "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
-
-    return {name(p): tuple(leaf.shape) for p, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
-
-
-def _mismatch(saved: dict, wanted: dict) -> str:
-    missing, extra = sorted(wanted.keys() - saved.keys()), sorted(saved.keys() - wanted.keys())
-    wrong = [f"{k} is {saved[k]} in the checkpoint but {wanted[k]} for its config.json"
-             for k in sorted(wanted.keys() & saved.keys()) if saved[k] != wanted[k]]
-    parts = wrong[:3] + ([f"missing {', '.join(missing[:3])}"] if missing else [])
-    parts += [f"unexpected {', '.join(extra[:3])}"] if extra else []
-    return "; ".join(parts)

@@ -22,3 +22,47 @@ def export_params(model, directory: str | Path, kind: str, extra: dict | None = 
     meta = {"kind": kind, "model": model.config.to_dict(), **(extra or {})}
     (directory / "config.json").write_text(json.dumps(meta, indent=2))
     return directory
+
+
+def restore_params(directory: str | Path, abstract_model, what: str):
+    """Restore `directory/params` into `abstract_model` (from nnx.eval_shape) and return a concrete model.
+
+    Restoring into the abstract model skips seconds of compiling random initialisers for weights about to be
+    overwritten. Parameter names and shapes are compared first, so a mismatch names the offending parameter.
+    """
+    import jax
+
+    graphdef, state, rest = nnx.split(abstract_model, nnx.Param, ...)
+    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, nnx.to_pure_dict(state))
+    path = Path(directory).absolute() / "params"
+    with ocp.StandardCheckpointer() as ckpt:
+        problem = _mismatch(_shapes(ckpt.metadata(path).item_metadata), _shapes(target))
+        if problem:
+            raise ValueError(f"{directory} was saved with a different {what} config: {problem}")
+        try:
+            params = ckpt.restore(path, target)
+        except (ValueError, KeyError) as e:
+            raise ValueError(f"{directory} was saved with a different {what} config: {e}") from e
+    if jax.tree.leaves(rest):
+        raise ValueError(f"the {what} holds state besides parameters: export/load must learn to save it")
+    nnx.replace_by_pure_dict(state, params)
+    return nnx.merge(graphdef, state, rest)
+
+
+def _shapes(tree) -> dict[str, tuple]:
+    """{'blocks/0/mlp/fc1/bias': shape} for every array in a params tree (or its checkpoint metadata)."""
+    import jax
+
+    def name(path):
+        return "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+
+    return {name(p): tuple(leaf.shape) for p, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def _mismatch(saved: dict, wanted: dict) -> str:
+    missing, extra = sorted(wanted.keys() - saved.keys()), sorted(saved.keys() - wanted.keys())
+    wrong = [f"{k} is {saved[k]} in the checkpoint but {wanted[k]} for its config.json"
+             for k in sorted(wanted.keys() & saved.keys()) if saved[k] != wanted[k]]
+    parts = wrong[:3] + ([f"missing {', '.join(missing[:3])}"] if missing else [])
+    parts += [f"unexpected {', '.join(extra[:3])}"] if extra else []
+    return "; ".join(parts)

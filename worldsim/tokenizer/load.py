@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jax
-import orbax.checkpoint as ocp
 from flax import nnx
 
-from worldsim.io.params import export_params
+from worldsim.io.params import export_params, restore_params
 from worldsim.tokenizer.config import TokenizerConfig
 from worldsim.tokenizer.model import Tokenizer
 
@@ -37,15 +35,4 @@ def load(directory: str | Path = "default") -> Tokenizer:
         cfg = TokenizerConfig.from_dict(meta["model"])
     except TypeError as e:
         raise ValueError(f"{cfg_path} does not match this version's TokenizerConfig ({e}); re-export it") from e
-    model = nnx.eval_shape(lambda: Tokenizer(cfg, rngs=nnx.Rngs(0)))
-    state = nnx.state(model, nnx.Param)
-    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, nnx.to_pure_dict(state))
-    with ocp.StandardCheckpointer() as ckpt:
-        try:
-            params = ckpt.restore(directory.absolute() / "params", target)
-        except (ValueError, KeyError) as e:
-            raise ValueError(f"{directory} was saved with a different tokenizer config: {e}") from e
-    nnx.replace_by_pure_dict(state, params)
-    model = Tokenizer(cfg, rngs=nnx.Rngs(0))
-    nnx.update(model, state)
-    return model
+    return restore_params(directory, nnx.eval_shape(lambda: Tokenizer(cfg, rngs=nnx.Rngs(0))), "tokenizer")
