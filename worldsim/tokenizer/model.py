@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from worldsim.tokenizer.checks import check_frames, check_latents
 from worldsim.tokenizer.config import TokenizerConfig
 from worldsim.tokenizer.fsq import fsq
 
@@ -119,13 +120,9 @@ class Tokenizer(nnx.Module):
 
     def encode(self, frames) -> jax.Array:
         """uint8 (B, T, H, W, 3) -> latents (B, T, g, g, D) float32."""
-        from worldsim.tokenizer.checks import check_frames
-
         return self.encode_float(check_frames(frames, self.config.resolution))
 
     def decode(self, latents) -> jax.Array:
         """latents (B, T, g, g, D) -> uint8 (B, T, H, W, 3)."""
-        from worldsim.tokenizer.checks import check_latents
-
         x = self.decode_float(check_latents(latents, self.latent_shape))
         return jnp.round(jnp.clip(x, 0.0, 1.0) * 255.0).astype(jnp.uint8)
