@@ -45,6 +45,8 @@ class DynamicsTrainConfig:
     weight_decay: float = 0.01  # AdamW decoupled weight decay
     clip_norm: float = 1.0  # global gradient-norm clip
     text_dropout: float = 0.1  # probability of dropping a clip's caption (trains the no-text case; CFG later)
+    context_noise: float = 0.0  # max std of Gaussian noise on the model's input latents (per clip, uniform in
+    # [0, max]); targets stay clean, so the model learns to correct slightly-off frames as its own rollouts make them
     state_weight: float = 1.0  # weight of the per-colour state readout loss (clips with ground-truth state only)
     latent_dtype: str = "float16"  # storage of the encoded clips ("float16" halves memory; batches are float32)
     encode_chunk: int = 32  # clips per tokenizer call while encoding the dataset
@@ -74,6 +76,8 @@ class DynamicsTrainConfig:
             raise ValueError(f"prompt_frames={self.prompt_frames} must be < clip_frames={self.clip_frames}")
         if not 0 < self.lr < 1:
             raise ValueError(f"lr={self.lr}: use a learning rate in (0, 1)")
+        if not 0 <= self.context_noise < 1:
+            raise ValueError(f"context_noise={self.context_noise}: use a noise std in [0, 1)")
         if not 0 <= self.text_dropout < 1:
             raise ValueError(f"text_dropout={self.text_dropout}: use a probability in [0, 1)")
         if self.state_weight < 0 or self.weight_decay < 0 or self.clip_norm <= 0:
@@ -168,13 +172,18 @@ def masked_state_loss(pred: StatePred, pos, vel, present, has_state) -> tuple[ja
     return bce + pos_mse + vel_mse, {"state_bce": bce, "state_pos_mse": pos_mse, "state_vel_mse": vel_mse}
 
 
-def _forward_loss(model: DynamicsModel, batch: dict, key, text_dropout: float, state_weight: float):
-    """-> (loss, metrics, hidden (B, T + 1, N, d)). With text_dropout = 0 and every clip holding state this is
-    dynamics.teacher_forced_loss(model, latents, key, ...) exactly."""
+def _forward_loss(model: DynamicsModel, batch: dict, key, text_dropout: float, state_weight: float,
+                  context_noise: float = 0.0):
+    """-> (loss, metrics, hidden (B, T + 1, N, d)). With text_dropout = 0, context_noise = 0 and every clip holding
+    state this is dynamics.teacher_forced_loss(model, latents, key, ...) exactly."""
     z = batch["latents"]  # (B, T, g, g, D)
     keep = jax.random.uniform(jax.random.fold_in(key, 1), (z.shape[0],)) >= text_dropout
     mask = batch["text_mask"] & keep[:, None]  # a dropped caption = an all-False mask = "no text"
-    h = model(z, batch["actions"], text=(batch["text_ids"], mask))
+    z_in = z
+    if context_noise > 0:  # noisy inputs, clean targets (noise augmentation against rollout drift)
+        std = context_noise * jax.random.uniform(jax.random.fold_in(key, 2), (z.shape[0],) + (1,) * (z.ndim - 1))
+        z_in = z + std * jax.random.normal(jax.random.fold_in(key, 3), z.shape)
+    h = model(z_in, batch["actions"], text=(batch["text_ids"], mask))
     loss = flow = flow_loss(model.flow, h[:, : z.shape[1]], model.to_tokens(z), key)
     metrics = {"flow_loss": flow}
     if model.state_head is not None and state_weight > 0:
@@ -191,10 +200,11 @@ def _forward_loss(model: DynamicsModel, batch: dict, key, text_dropout: float, s
 _STEP_KEYS = ("latents", "actions", "text_ids", "text_mask", "state_pos", "state_vel", "state_present", "has_state")
 
 
-@nnx.jit(static_argnames=("text_dropout", "state_weight"))
-def train_step(model: DynamicsModel, opt: nnx.Optimizer, batch: dict, key, text_dropout: float, state_weight: float):
+@nnx.jit(static_argnames=("text_dropout", "state_weight", "context_noise"))
+def train_step(model: DynamicsModel, opt: nnx.Optimizer, batch: dict, key, text_dropout: float, state_weight: float,
+               context_noise: float = 0.0):
     def loss_fn(m):
-        loss, metrics, _ = _forward_loss(m, batch, key, text_dropout, state_weight)
+        loss, metrics, _ = _forward_loss(m, batch, key, text_dropout, state_weight, context_noise)
         return loss, metrics
 
     (_, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
@@ -221,22 +231,31 @@ def eval_step(model: DynamicsModel, batch: dict, key) -> dict:
 
 _prefill = nnx.jit(lambda m, cache, ids, mask: m.prefill(cache, text=(ids, mask)))
 _advance = nnx.jit(lambda m, cache, z, a: m.step(cache, z, a))
-_sample = nnx.jit(lambda m, h, key: m.sample_frame(h, key))
+_sample = nnx.jit(lambda m, h, key, temperature: m.sample_frame(h, key, temperature=temperature))
 _decode = nnx.jit(lambda tok, z: tok.decode(z))
 
 
-def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, key) -> np.ndarray:
-    """Condition on the first `prompt_frames` latent frames of one clip (T, g, g, D), its caption (ids, mask) and
-    actions (T, A); sample the rest one frame at a time with the KV cache. Returns (T, g, g, D)."""
-    ids, mask = (jnp.asarray(x)[None] for x in text)
-    h, cache = _prefill(model, model.init_cache(1), ids, mask)
+def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, key, *,
+             temperature: float = 1.0) -> np.ndarray:
+    """Condition on the first `prompt_frames` latent frames of clips (B, T, g, g, D) (or one clip (T, g, g, D)),
+    their captions (ids, mask) and actions (B, T, A); sample the rest one frame at a time with the KV cache.
+    prompt_frames=0 generates from the text alone. Returns latents shaped like `latents`."""
+    single = np.ndim(latents) == 4
+    if single:
+        latents, actions = latents[None], actions[None]
+        text = tuple(np.asarray(x)[None] for x in text)
+    ids, mask = (jnp.asarray(x) for x in text)
+    b, t_len = latents.shape[:2]
+    h, cache = _prefill(model, model.init_cache(b), ids, mask)
     out = []
-    for t in range(len(latents)):
-        z = jnp.asarray(latents[t : t + 1]) if t < prompt_frames else _sample(model, h, jax.random.fold_in(key, t))
-        out.append(np.asarray(z[0]))
-        if t + 1 < len(latents):
-            h, cache = _advance(model, cache, z, jnp.asarray(actions[t : t + 1]))
-    return np.stack(out)
+    for t in range(t_len):
+        z = (jnp.asarray(latents[:, t], jnp.float32) if t < prompt_frames
+             else _sample(model, h, jax.random.fold_in(key, t), jnp.float32(temperature)))
+        out.append(np.asarray(z))
+        if t + 1 < t_len:
+            h, cache = _advance(model, cache, z, jnp.asarray(actions[:, t]))
+    gen = np.stack(out, axis=1)
+    return gen[0] if single else gen
 
 
 def sample_video(model, tokenizer, val: LatentDataset, index: int, prompt_frames: int, key) -> np.ndarray:
@@ -347,7 +366,8 @@ def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False)
         for step in range(start, cfg.steps):
             b = data.batch(step, cfg.batch_size, cfg.seed, cfg.clip_frames)
             batch = {k: jnp.asarray(b[k]) for k in _STEP_KEYS}
-            metrics = train_step(model, opt, batch, jax.random.fold_in(base, step), cfg.text_dropout, cfg.state_weight)
+            metrics = train_step(model, opt, batch, jax.random.fold_in(base, step), cfg.text_dropout, cfg.state_weight,
+                                 cfg.context_noise)
             done = step + 1
             loss = float(metrics["loss"])  # every step (cheap on CPU): never train on, or checkpoint, a NaN
             if not np.isfinite(loss):

@@ -1,0 +1,139 @@
+"""The Dynamics issue's bar for a dynamics export (default: the shipped model), on held-out seeds:
+
+- per world: 3 ground-truth conditioning frames, 16 generated; EVAL.md velocity error (all frames and
+  post-collision) beside copy-last, constant velocity (tracked and true) and the tracker floor; normalised score;
+- object count right over 32 generated frames;
+- text-only first frames: tracked count and colours against the caption's facts.
+
+    python experiments/default/evaluate.py [--model default|EXPORT_DIR] [--clips 32] [--worlds bouncing_balls,gravity]
+        [--ood] [--json OUT.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import zlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import worldsim.worlds as worlds_lib
+from worldsim.data import HELD_OUT_SEED
+from worldsim.data.latents import encode_captions
+from worldsim.dynamics.load import load as load_dynamics
+from worldsim.dynamics.load import read_meta
+from worldsim.probes.baselines import baseline_measures, normalised_score
+from worldsim.probes.measures import measure
+from worldsim.probes.tracker import track
+from worldsim.tokenizer.load import load as load_tokenizer
+from worldsim.train.dynamics import generate
+from worldsim.worlds.palette import COLOUR_NAMES
+
+KEYS = ("vel_err", "vel_err_post", "ade", "fde", "count_acc", "colour_acc", "jump_rate", "psnr")
+
+
+def continue_clips(dyn, tok, ep, c: int, key, temperature: float) -> np.ndarray:
+    """Frames [0, c) of the truth, then generated ones: uint8 like ep.frames."""
+    frames = np.asarray(ep.frames)
+    lat = np.asarray(tok.encode(jnp.asarray(frames)))
+    ids, mask, _ = encode_captions(ep.captions, dyn.config.max_text_bytes)
+    acts = np.zeros(lat.shape[:2] + (dyn.config.action_dim,), np.float32)
+    if ep.actions is not None and np.size(ep.actions):
+        acts[:] = np.asarray(ep.actions)
+    gen = generate(dyn, lat, acts, (ids, mask), c, key, temperature=temperature)
+    out = np.asarray(tok.decode(jnp.asarray(gen)))
+    return np.concatenate([frames[:, :c], out[:, c:]], axis=1)
+
+
+def text_only(dyn, tok, world, n: int, key, temperature: float) -> dict:
+    """First frames from captions alone; tracked count and colour set against the caption facts."""
+    ep = world.sample(key, n)
+    ids, mask, _ = encode_captions(ep.captions, dyn.config.max_text_bytes)
+    lat = np.zeros((n, 1) + dyn.config.latent_shape, np.float32)
+    acts = np.zeros((n, 1, dyn.config.action_dim), np.float32)
+    gen = generate(dyn, lat, acts, (ids, mask), 0, jax.random.fold_in(key, 1), temperature=temperature)
+    frames = np.asarray(tok.decode(jnp.asarray(gen)))  # (n, 1, H, W, 3)
+    tr = track(frames)
+    found = np.asarray(tr.present)[:, 0]  # (n, C)
+    count_ok = colours_ok = 0
+    for i, f in enumerate(ep.facts):
+        want = {COLOUR_NAMES.index(cn) for cn in f["colours"]}
+        got = set(np.flatnonzero(found[i]).tolist())
+        count_ok += len(got) == f["count"]
+        colours_ok += got == want
+    return {"text_count_acc": count_ok / n, "text_colour_acc": colours_ok / n, "frames": frames[:, 0]}
+
+
+def evaluate_world(dyn, tok, name: str, split: str, clips: int, c: int, horizon: int, key, temperature: float) -> dict:
+    world = worlds_lib.make(name, split, resolution=tok.config.resolution, num_frames=c + horizon)
+    ep = world.sample(key, clips)
+    pred = continue_clips(dyn, tok, ep, c, jax.random.fold_in(key, 7), temperature)
+    truth = np.asarray(ep.frames)
+    model = measure(pred, truth, ep.states, c, ep.dt)
+    base = baseline_measures(world, ep, c)
+    row = {"model": {k: float(model[k]) for k in KEYS if k in model}}
+    for b, m in base.items():
+        row[b] = {k: float(m[k]) for k in KEYS if k in m}
+    for k in ("vel_err", "vel_err_post", "ade"):
+        row["model"][f"score_{k}"] = float(normalised_score(model[k], base["copy_last"][k], base["oracle"][k]))
+        row["cv_tracked"][f"score_{k}"] = float(base["cv_tracked"][f"score_{k}"])
+        row["cv_true"][f"score_{k}"] = float(base["cv_true"][f"score_{k}"])
+    return row, pred, truth
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="default")
+    p.add_argument("--clips", type=int, default=32)
+    p.add_argument("--worlds", default="bouncing_balls,gravity")
+    p.add_argument("--ood", action="store_true", help="also every OOD split of each world")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--json", default=None)
+    p.add_argument("--sheet", default=None, help="write a PNG contact sheet (truth | generated) per world here")
+    args = p.parse_args()
+    t0 = time.time()
+    meta = read_meta(args.model)
+    tok = load_tokenizer(meta.get("tokenizer", {}).get("path", "default"))
+    dyn = load_dynamics(args.model)
+    key = jax.random.key(HELD_OUT_SEED + 4242)  # held-out seeds, never trained on
+    results = {}
+    for w in args.worlds.split(","):
+        splits = list(worlds_lib.splits(w)) if args.ood else ["id"]
+        for split in splits:
+            k = jax.random.fold_in(key, zlib.crc32(f'{w}/{split}'.encode()))
+            row, pred, truth = evaluate_world(dyn, tok, w, split, args.clips, 3, 16, k, args.temperature)
+            long_row, _, _ = evaluate_world(dyn, tok, w, split, min(args.clips, 16), 3, 32, jax.random.fold_in(k, 3),
+                                            args.temperature)
+            row["model"]["count_acc_32"] = long_row["model"]["count_acc"]
+            world = worlds_lib.make(w, split, resolution=tok.config.resolution, num_frames=1)
+            t = text_only(dyn, tok, world, args.clips, jax.random.fold_in(k, 5), args.temperature)
+            row["model"].update(text_count_acc=t["text_count_acc"], text_colour_acc=t["text_colour_acc"])
+            results[f"{w}/{split}"] = row
+            m, cl, cvt = row["model"], row["copy_last"], row["cv_tracked"]
+            print(f"{w}/{split}: vel_err {m['vel_err']:.3f} (copy {cl['vel_err']:.3f}, cv {cvt['vel_err']:.3f}, "
+                  f"floor {row['oracle']['vel_err']:.3f}) score {m['score_vel_err']:.2f}; post-collision "
+                  f"{m['vel_err_post']:.3f} vs cv {cvt['vel_err_post']:.3f}; count {m['count_acc']:.3f} "
+                  f"(32 frames {m['count_acc_32']:.3f}); text count {m['text_count_acc']:.2f} colours "
+                  f"{m['text_colour_acc']:.2f}", flush=True)
+            if args.sheet:
+                from pathlib import Path
+
+                from worldsim.io import write_image
+                from worldsim.viz import contact_sheet
+
+                Path(args.sheet).mkdir(parents=True, exist_ok=True)
+                both = np.concatenate([truth[:4], pred[:4]], axis=3)
+                write_image(f"{args.sheet}/{w}_{split}.png", contact_sheet(both))
+                write_image(f"{args.sheet}/{w}_{split}_text.png", contact_sheet(t["frames"][None, :16]))
+    results["seconds"] = time.time() - t0
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    print(f"done in {results['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Turn a snapshot of experiments/default/train.py (ema.npz or raw.npz + run.json) into a dynamics export that
+worldsim.dynamics.load reads, by default the shipped one in worldsim/assets/dynamics.
+
+    python experiments/default/pack.py RUN_DIR [--weights ema|raw] [--dest worldsim/assets/dynamics]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from worldsim.data.latents import tokenizer_fingerprint
+from worldsim.dynamics import DynamicsConfig, DynamicsModel
+from worldsim.dynamics.load import DEFAULT, export
+from worldsim.tokenizer.load import load as load_tokenizer
+
+
+def nest(flat: dict[str, np.ndarray]) -> dict:
+    """{"a/b/0": x} -> {"a": {"b": {0: x}}} (integer keys for list indices, as nnx pure dicts have them)."""
+    tree: dict = {}
+    for name, value in flat.items():
+        node = tree
+        *parents, leaf = [int(k) if k.isdigit() else k for k in name.split("/")]
+        for k in parents:
+            node = node.setdefault(k, {})
+        node[leaf] = jnp.asarray(value)
+    return tree
+
+
+def model_from_snapshot(run_dir: str | Path, weights: str = "ema") -> tuple[DynamicsModel, dict]:
+    run_dir = Path(run_dir)
+    run = json.loads((run_dir / "run.json").read_text())
+    cfg = DynamicsConfig.from_dict(run["train"]["model"])
+    model = nnx.eval_shape(lambda: DynamicsModel(cfg, rngs=nnx.Rngs(0)))
+    graphdef, state, rest = nnx.split(model, nnx.Param, ...)
+    with np.load(run_dir / f"{weights}.npz") as f:
+        saved = nest({k: f[k] for k in f.files})
+    want = {k: v.shape for k, v in _flat(nnx.to_pure_dict(state)).items()}
+    got = {k: v.shape for k, v in _flat(saved).items()}
+    if want != got:
+        diff = sorted(set(want.items()) ^ set(got.items()))[:4]
+        raise ValueError(f"{run_dir}/{weights}.npz does not match its run.json model config: {diff}")
+    nnx.replace_by_pure_dict(state, saved)
+    return nnx.merge(graphdef, state, rest), run
+
+
+def _flat(tree, prefix=""):
+    out = {}
+    for k, v in tree.items():
+        name = f"{prefix}/{k}" if prefix else str(k)
+        out.update(_flat(v, name) if isinstance(v, dict) else {name: v})
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir")
+    p.add_argument("--weights", choices=("ema", "raw"), default="ema")
+    p.add_argument("--dest", default=str(DEFAULT))
+    args = p.parse_args()
+    model, run = model_from_snapshot(args.run_dir, args.weights)
+    tok_name = run["train"]["tokenizer"]
+    tok = load_tokenizer(tok_name)
+    if tokenizer_fingerprint(tok) != run["tokenizer_fingerprint"]:
+        raise ValueError(f"the tokenizer {tok_name!r} is not the one this run was trained over")
+    extra = {"train": run["train"], "steps": run["steps"], "weights": args.weights, "seconds": run["seconds"],
+             "device": run["device"], "tokenizer": {"path": tok_name, "fingerprint": run["tokenizer_fingerprint"],
+                                                   "model": tok.config.to_dict()}}
+    dest = export(model, args.dest, extra)
+    print(f"wrote {dest} ({run['steps']} steps, {args.weights} weights)")
+
+
+if __name__ == "__main__":
+    main()
