@@ -62,13 +62,20 @@ def main():
     p.add_argument("run_dir")
     p.add_argument("--weights", choices=("ema", "raw"), default="ema")
     p.add_argument("--dest", default=str(DEFAULT))
+    p.add_argument("--prior", default=None, help="the snapshot folder this run continued from (--init), for the record")
     args = p.parse_args()
     model, run = model_from_snapshot(args.run_dir, args.weights)
     tok_name = run["train"]["tokenizer"]
     tok = load_tokenizer(tok_name)
     if tokenizer_fingerprint(tok) != run["tokenizer_fingerprint"]:
         raise ValueError(f"the tokenizer {tok_name!r} is not the one this run was trained over")
-    extra = {"train": run["train"], "steps": run["steps"], "weights": args.weights, "seconds": run["seconds"],
+    stages = [run]
+    if args.prior:
+        stages.insert(0, json.loads((Path(args.prior) / "run.json").read_text()))
+    history = [{k: st[k] for k in ("steps", "seconds", "device")} | {
+        "batch_size": st["train"]["batch_size"], "lr": st["train"]["lr"],
+        "context_noise": st["train"]["context_noise"]} for st in stages]
+    extra = {"train": run["train"], "steps": sum(st["steps"] for st in stages), "history": history, "weights": args.weights, "seconds": run["seconds"],
              "device": run["device"], "tokenizer": {"path": tok_name, "fingerprint": run["tokenizer_fingerprint"],
                                                    "model": tok.config.to_dict()}}
     dest = export(model, args.dest, extra)

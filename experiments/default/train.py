@@ -79,6 +79,7 @@ def main():
     p.add_argument("--text-dropout", type=float, default=0.1)
     p.add_argument("--val-clips", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", default=None, help="start from a snapshot folder of this script (raw.npz, ema.npz)")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -112,6 +113,23 @@ def main():
                      optax.add_decayed_weights(cfg.weight_decay))
     opt_state = tx.init(params)
     ema = jax.tree.map(jnp.copy, params)
+    if args.init:  # continue a finished run: its weights and EMA, a fresh optimizer and schedule
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).parent))
+        from pack import nest
+
+        loaded = {}
+        for name in ("raw", "ema"):
+            with np.load(Path(args.init) / f"{name}.npz") as f:
+                loaded[name] = nest({k: f[k] for k in f.files})
+        st = nnx.state(nnx.merge(graphdef, params, rest), nnx.Param)
+        nnx.replace_by_pure_dict(st, loaded["raw"])
+        params = st
+        st2 = nnx.state(nnx.merge(graphdef, jax.tree.map(jnp.copy, params), rest), nnx.Param)
+        nnx.replace_by_pure_dict(st2, loaded["ema"])
+        ema = st2
+        opt_state = tx.init(params)
 
     def step(params, opt_state, ema, data, key, lr):
         k_idx, k_loss = jax.random.split(key)

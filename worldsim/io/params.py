@@ -33,7 +33,11 @@ def restore_params(directory: str | Path, abstract_model, what: str):
     import jax
 
     graphdef, state, rest = nnx.split(abstract_model, nnx.Param, ...)
-    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, nnx.to_pure_dict(state))
+    # An explicit sharding on this process's first device: a checkpoint written on one kind of device (the shipped
+    # ones were written on CPU) then restores on any other (GPU), instead of orbax refusing the saved topology.
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
+                          nnx.to_pure_dict(state))
     path = Path(directory).absolute() / "params"
     with ocp.StandardCheckpointer() as ckpt:
         problem = _mismatch(_shapes(ckpt.metadata(path).item_metadata), _shapes(target))

@@ -235,11 +235,17 @@ _sample = nnx.jit(lambda m, h, key, temperature: m.sample_frame(h, key, temperat
 _decode = nnx.jit(lambda tok, z: tok.decode(z))
 
 
+_reencode = nnx.jit(lambda tok, prev, z: tok.encode(jnp.stack([prev, tok.decode(z[:, None])[:, 0]], axis=1))[:, 1])
+
+
 def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, key, *,
-             temperature: float = 1.0) -> np.ndarray:
+             temperature: float = 1.0, reproject=None) -> np.ndarray:
     """Condition on the first `prompt_frames` latent frames of clips (B, T, g, g, D) (or one clip (T, g, g, D)),
     their captions (ids, mask) and actions (B, T, A); sample the rest one frame at a time with the KV cache.
-    prompt_frames=0 generates from the text alone. Returns latents shaped like `latents`."""
+    prompt_frames=0 generates from the text alone. Returns latents shaped like `latents`.
+
+    reproject: a Tokenizer; each sampled latent is decoded and encoded again (with the previous decoded frame, the
+    tokenizer's whole temporal context), which pulls it back onto the latents real frames make."""
     single = np.ndim(latents) == 4
     if single:
         latents, actions = latents[None], actions[None]
@@ -247,10 +253,14 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
     ids, mask = (jnp.asarray(x) for x in text)
     b, t_len = latents.shape[:2]
     h, cache = _prefill(model, model.init_cache(b), ids, mask)
-    out = []
+    out, prev = [], None
     for t in range(t_len):
         z = (jnp.asarray(latents[:, t], jnp.float32) if t < prompt_frames
              else _sample(model, h, jax.random.fold_in(key, t), jnp.float32(temperature)))
+        if reproject is not None:
+            if t >= prompt_frames and t > 0:
+                z = _reencode(reproject, prev, z)
+            prev = _decode(reproject, z[:, None])[:, 0]
         out.append(np.asarray(z))
         if t + 1 < t_len:
             h, cache = _advance(model, cache, z, jnp.asarray(actions[:, t]))
