@@ -48,13 +48,14 @@ def continue_clips(dyn, tok, ep, c: int, key, temperature: float, reproject: boo
     return np.concatenate([frames[:, :c], out[:, c:]], axis=1)
 
 
-def text_only(dyn, tok, world, n: int, key, temperature: float) -> dict:
+def text_only(dyn, tok, world, n: int, key, temperature: float, guidance: float = 1.0) -> dict:
     """First frames from captions alone; tracked count and colour set against the caption facts."""
     ep = world.sample(key, n)
     ids, mask, _ = encode_captions(ep.captions, dyn.config.max_text_bytes)
     lat = np.zeros((n, 1) + dyn.config.latent_shape, np.float32)
     acts = np.zeros((n, 1, dyn.config.action_dim), np.float32)
-    gen = generate(dyn, lat, acts, (ids, mask), 0, jax.random.fold_in(key, 1), temperature=temperature)
+    gen = generate(dyn, lat, acts, (ids, mask), 0, jax.random.fold_in(key, 1), temperature=temperature,
+                   guidance=guidance)
     frames = np.asarray(tok.decode(jnp.asarray(gen)))  # (n, 1, H, W, 3)
     tr = track(frames)
     found = np.asarray(tr.present)[:, 0]  # (n, C)
@@ -93,6 +94,8 @@ def main():
     p.add_argument("--ood", action="store_true", help="also every OOD split of each world")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--reproject", action="store_true", help="decode + re-encode each generated latent")
+    p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance of text-only first frames")
+    p.add_argument("--text-only", action="store_true", help="only the text-only first-frame measure")
     p.add_argument("--quick", action="store_true", help="16-frame continuations only (no 32-frame count, no text)")
     p.add_argument("--json", default=None)
     p.add_argument("--sheet", default=None, help="write a PNG contact sheet (truth | generated) per world here")
@@ -115,7 +118,7 @@ def main():
                                                 jax.random.fold_in(k, 3), args.temperature, args.reproject)
                 row["model"]["count_acc_32"] = long_row["model"]["count_acc"]
                 world = worlds_lib.make(w, split, resolution=tok.config.resolution, num_frames=2)
-                t = text_only(dyn, tok, world, args.clips, jax.random.fold_in(k, 5), args.temperature)
+                t = text_only(dyn, tok, world, args.clips, jax.random.fold_in(k, 5), args.temperature, args.guidance)
             row["model"].update(text_count_acc=t["text_count_acc"], text_colour_acc=t["text_colour_acc"])
             results[f"{w}/{split}"] = row
             m, cl, cvt = row["model"], row["copy_last"], row["cv_tracked"]

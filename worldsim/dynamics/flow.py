@@ -99,26 +99,37 @@ def flow_loss(model, h, target_tokens, key) -> jax.Array:
     return jnp.mean((v - (z - noise)) ** 2)
 
 
-def integrate(model, h, x0, steps: int | None = None) -> jax.Array:
+def integrate(model, h, x0, steps: int | None = None, h_uncond=None, guidance: float = 1.0) -> jax.Array:
     """Deterministic Euler integration from given starting noise x0 (..., N, C) to s = 1; same output for the
-    same inputs (used by sample and by tests)."""
+    same inputs (used by sample and by tests).
+
+    With h_uncond (the hidden the model gives without the condition, e.g. without text), the velocity is
+    classifier-free guided: v_u + guidance * (v_c - v_u); guidance = 1 is plain conditional sampling."""
     head = _head(model)
     steps = head.steps if steps is None else int(steps)
     if steps < 1:
         raise ValueError(f"steps={steps}: use at least one Euler step")
     lead = x0.shape[:-2]
     x, hf = _flat(x0, len(lead)), _flat(h, len(lead))
+    m = x.shape[0]
+    if h_uncond is not None:
+        hf = jnp.concatenate([hf, _flat(jnp.broadcast_to(h_uncond, h.shape), len(lead))])
     dt = 1.0 / steps
     for i in range(steps):  # steps is small and static: an unrolled loop keeps the graph plain
-        s = jnp.full((x.shape[0],), i * dt, jnp.float32)
-        x = x + dt * head(x, s, hf)
+        if h_uncond is None:
+            v = head(x, jnp.full((m,), i * dt, jnp.float32), hf)
+        else:  # conditional and unconditional velocities in one batched call
+            both = head(jnp.concatenate([x, x]), jnp.full((2 * m,), i * dt, jnp.float32), hf)
+            v = both[m:] + guidance * (both[:m] - both[m:])
+        x = x + dt * v
     return x.reshape(x0.shape)
 
 
-def sample(model, h, key, steps: int | None = None, temperature: float = 1.0) -> jax.Array:
+def sample(model, h, key, steps: int | None = None, temperature: float = 1.0, h_uncond=None,
+           guidance: float = 1.0) -> jax.Array:
     """Sample next-frame tokens (..., N, C) given h (..., N, d_model). temperature scales the starting noise
-    (0 = the deterministic flow from zero noise)."""
+    (0 = the deterministic flow from zero noise); h_uncond + guidance: classifier-free guidance (see integrate)."""
     head = _head(model)
     shape = h.shape[:-1] + (head.out.out_features,)
     x0 = temperature * jax.random.normal(key, shape, jnp.float32)
-    return integrate(head, h, x0, steps)
+    return integrate(head, h, x0, steps, h_uncond, guidance)

@@ -206,6 +206,8 @@ class DynamicsModel(nnx.Module):
             raise ValueError("this model has no state head (DynamicsConfig.state_head=False)")
         return self.state_head(h)
 
-    def sample_frame(self, h, key, steps: int | None = None, temperature: float = 1.0) -> jax.Array:
-        """Sample the latent frame that hidden h (..., N, d) predicts -> (..., g, g, D)."""
-        return self.from_tokens(sample(self.flow, h, key, steps, temperature))
+    def sample_frame(self, h, key, steps: int | None = None, temperature: float = 1.0, h_uncond=None,
+                     guidance: float = 1.0) -> jax.Array:
+        """Sample the latent frame that hidden h (..., N, d) predicts -> (..., g, g, D). h_uncond (same shape, e.g.
+        from prefill without text) and guidance > 1 give classifier-free guidance towards the condition."""
+        return self.from_tokens(sample(self.flow, h, key, steps, temperature, h_uncond, guidance))

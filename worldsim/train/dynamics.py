@@ -232,6 +232,8 @@ def eval_step(model: DynamicsModel, batch: dict, key) -> dict:
 _prefill = nnx.jit(lambda m, cache, ids, mask: m.prefill(cache, text=(ids, mask)))
 _advance = nnx.jit(lambda m, cache, z, a: m.step(cache, z, a))
 _sample = nnx.jit(lambda m, h, key, temperature: m.sample_frame(h, key, temperature=temperature))
+_sample_guided = nnx.jit(lambda m, h, hu, key, temperature, guidance: m.sample_frame(
+    h, key, temperature=temperature, h_uncond=hu, guidance=guidance))
 _decode = nnx.jit(lambda tok, z: tok.decode(z))
 
 
@@ -239,13 +241,14 @@ _reencode = nnx.jit(lambda tok, prev, z: tok.encode(jnp.stack([prev, tok.decode(
 
 
 def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, key, *,
-             temperature: float = 1.0, reproject=None) -> np.ndarray:
+             temperature: float = 1.0, reproject=None, guidance: float = 1.0) -> np.ndarray:
     """Condition on the first `prompt_frames` latent frames of clips (B, T, g, g, D) (or one clip (T, g, g, D)),
     their captions (ids, mask) and actions (B, T, A); sample the rest one frame at a time with the KV cache.
     prompt_frames=0 generates from the text alone. Returns latents shaped like `latents`.
 
     reproject: a Tokenizer; each sampled latent is decoded and encoded again (with the previous decoded frame, the
-    tokenizer's whole temporal context), which pulls it back onto the latents real frames make."""
+    tokenizer's whole temporal context), which pulls it back onto the latents real frames make.
+    guidance > 1: classifier-free guidance of the first frame towards the caption (when it is generated)."""
     single = np.ndim(latents) == 4
     if single:
         latents, actions = latents[None], actions[None]
@@ -255,8 +258,14 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
     h, cache = _prefill(model, model.init_cache(b), ids, mask)
     out, prev = [], None
     for t in range(t_len):
-        z = (jnp.asarray(latents[:, t], jnp.float32) if t < prompt_frames
-             else _sample(model, h, jax.random.fold_in(key, t), jnp.float32(temperature)))
+        k_t, temp = jax.random.fold_in(key, t), jnp.float32(temperature)
+        if t < prompt_frames:
+            z = jnp.asarray(latents[:, t], jnp.float32)
+        elif t == 0 and guidance != 1.0:
+            h_u, _ = _prefill(model, model.init_cache(b), ids, jnp.zeros_like(mask))
+            z = _sample_guided(model, h, h_u, k_t, temp, jnp.float32(guidance))
+        else:
+            z = _sample(model, h, k_t, temp)
         if reproject is not None:
             if t >= prompt_frames and t > 0:
                 z = _reencode(reproject, prev, z)
