@@ -1,0 +1,138 @@
+"""`evaluate(predictor, suite)`: the EVAL.md protocol end to end, for any Predictor, beside the baselines.
+
+    report = ws.probes.evaluate(ws.probes.CopyLast(), "quick")
+    print(report.to_markdown()); report.plots("out/")
+
+For each world/split of the suite: held-out clips, the predictor continues each from its first `context` frames,
+and the same measures score it and every baseline column (COLUMNS), with the normalised score against copy-last
+and the floor. Then the capability checks the predictor supports (text, actions, VoE, latent probes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from worldsim.probes.action_following import action_following
+from worldsim.probes.baseline_predictors import ConstantVelocity, CopyLast
+from worldsim.probes.baselines import constant_velocity_true, normalised_score, oracle
+from worldsim.probes.generate import continue_clips, episode_actions
+from worldsim.probes.latent_eval import latent_probes
+from worldsim.probes.predictor import check_predictor
+from worldsim.probes.report import COLUMNS, SCORED, Report, jsonable
+from worldsim.probes.scoring import score_clips, truth_track
+from worldsim.probes.suite import get_suite, make_world, sample_clips, split_key
+from worldsim.probes.text_following import text_following
+from worldsim.probes.voe_run import kinds_for, voe_run
+
+CAPABILITY = {"text": "first_frames", "voe": "surprise", "latents": "latents"}  # family -> optional method
+
+
+def _check_key(key):
+    if key is None:
+        from worldsim.data.mixture import HELD_OUT_SEED
+
+        return jax.random.key(HELD_OUT_SEED)
+    if not (jax.dtypes.issubdtype(getattr(key, "dtype", None), jax.dtypes.prng_key) or np.shape(key) == (2,)):
+        raise ValueError(f"key must be a jax PRNG key such as jax.random.key(0), got {key!r}")
+    return key
+
+
+def split_columns(predictor, world, ep, suite, key) -> dict:
+    """Predicted clips (B, T, H, W, 3) of every column on one episode."""
+    f, c, b = np.asarray(ep.frames), suite.context, suite.batch
+    actions = episode_actions(ep, f.shape[1])
+    run = lambda p, name: continue_clips(p, f, actions, ep.captions, c, split_key(key, name), b)  # noqa: E731
+    return {
+        "model": run(predictor, "model"),
+        "copy_last": run(CopyLast(suite.resolution), "copy_last"),
+        "cv_tracked": run(ConstantVelocity(suite.resolution), "cv_tracked"),
+        "cv_true": constant_velocity_true(ep.states, f, c, world),
+        "oracle": oracle(f),
+    }
+
+
+def score_split(preds: dict, world, ep, suite) -> dict:
+    """The report entry of one world/split: measures, scores, curves and clip 0's tracks per column."""
+    physics, pixels = "physics" in suite.families, "pixels" in suite.families
+    scored = {k: score_clips(p, ep, suite.context, physics=physics, pixels=pixels) for k, p in preds.items()}
+    measures = {k: s["measures"] for k, s in scored.items()}
+    scores = {
+        k: {m: normalised_score(v[m], measures["copy_last"][m], measures["oracle"][m]) for m in SCORED if m in v}
+        for k, v in measures.items()
+    }
+    entry = {"measures": measures, "scores": scores, "clips": ep.batch_size, "gravity": world.config.gravity,
+             "elastic": world.config.restitution == 1 and world.config.damping == 0 and not world.config.controllable}
+    if physics:
+        entry["curves"] = {name: {k: s["curves"][name] for k, s in scored.items()} for name in scored["model"]["curves"]}
+        entry["horizon_per_clip"] = {k: s["per_clip"]["horizon"] for k, s in scored.items()}
+        entry["tracks"] = {"truth": truth_track(ep), **{k: s["track"] for k, s in scored.items()}}
+    return entry
+
+
+def _warn_if_blank(entry, where, warnings):
+    cov = entry["measures"]["model"].get("coverage")
+    if cov == 0.0:
+        warnings.append(f"{where}: no ball of the truth is found in any generated frame of the model (coverage 0); "
+                        "check that continue_frames returns RGB uint8 in [0, 255] in the palette colours")
+
+
+def evaluate(predictor, suite="standard", *, key=None, progress: bool = True) -> Report:
+    """Run `suite` ('standard', 'quick' or a Suite) on `predictor` (a probes.Predictor) and the baselines."""
+    t0 = time.time()
+    suite, predictor, key = get_suite(suite), check_predictor(predictor), _check_key(key)
+    if predictor.resolution != suite.resolution:
+        raise ValueError(f"predictor {predictor.name!r} works at {predictor.resolution}x{predictor.resolution} but the "
+                         f"suite's clips are {suite.resolution}x{suite.resolution}: use suite.replace(resolution="
+                         f"{predictor.resolution})")
+    fam = set(suite.families)
+    skipped = {f: f"the predictor has no {m}()" for f, m in CAPABILITY.items() if f in fam and not hasattr(predictor, m)}
+    fam -= set(skipped)
+    controllable = [w for w in suite.worlds if make_world(suite, w).action_dim > 0]
+    if "actions" in fam and not controllable:
+        skipped["actions"] = "no controllable world (push) in the suite"
+        fam.discard("actions")
+    splits = suite.world_splits() if fam & {"physics", "pixels"} else []
+    voe = [(w, k) for w in suite.worlds for k in kinds_for(make_world(suite, w), suite.violations)] if "voe" in fam else []
+    total = len(splits) + len(suite.worlds) * (("text" in fam) + ("latents" in fam)) + len(controllable) * ("actions" in fam) + len(voe)
+    data = {"model_name": predictor.name, "suite": dataclasses.asdict(suite), "columns": list(COLUMNS), "worlds": {},
+            "skipped": skipped, "warnings": []}
+    with tqdm(total=total, disable=not progress, unit="task", desc=f"evaluating {predictor.name}") as bar:
+        def step(label):
+            bar.set_postfix_str(label)
+
+        for name, split in splits:
+            step(f"{name}/{split}")
+            world, ep = sample_clips(suite, name, split, key)
+            entry = score_split(split_columns(predictor, world, ep, suite, split_key(key, name, split)), world, ep, suite)
+            if "physics" in fam:
+                _warn_if_blank(entry, f"{name}/{split}", data["warnings"])
+            data["worlds"].setdefault(name, {})[split] = entry
+            bar.update()
+        for name in suite.worlds if "text" in fam else ():
+            step(f"text {name}")
+            _, ep = sample_clips(suite, name, "id", key)
+            data.setdefault("text", {})[name] = text_following(predictor, ep, split_key(key, name, "text"), suite.batch)
+            bar.update()
+        for name in controllable if "actions" in fam else ():
+            step(f"actions {name}")
+            world, ep = sample_clips(suite, name, "id", key)
+            data.setdefault("actions", {})[name] = action_following(
+                predictor, world, ep, suite.context, split_key(key, name, "actions"), suite.batch)
+            bar.update()
+        for name, kind in voe:
+            step(f"voe {name}/{kind}")
+            data.setdefault("voe", {}).setdefault(name, {})[kind] = voe_run(
+                predictor, make_world(suite, name), kind, suite.voe_pairs, split_key(key, name, kind, "voe"), suite.batch)
+            bar.update()
+        for name in suite.worlds if "latents" in fam else ():
+            step(f"latents {name}")
+            _, ep = sample_clips(suite, name, "id", split_key(key, "probes"), clips=suite.probe_clips)
+            data.setdefault("latents", {})[name] = latent_probes(predictor, ep, suite.batch)
+            bar.update()
+    data["seconds"] = time.time() - t0
+    return Report(jsonable(data))
