@@ -120,6 +120,14 @@ class Report:
 
         return markdown(self.data)
 
+    def save(self, outdir) -> list[Path]:
+        """outdir/report.json, outdir/report.md and the plots under outdir/plots; returns every path written."""
+        out = Path(outdir)
+        out.mkdir(parents=True, exist_ok=True)
+        md = out / "report.md"
+        md.write_text(self.to_markdown())
+        return [self.to_json(out / "report.json"), md, *self.plots(out / "plots")]
+
     def plots(self, outdir) -> list[Path]:
         """Write the report's PNG figures to outdir; returns their paths."""
         from worldsim.probes.report_plots import plot_all
