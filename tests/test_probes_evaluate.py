@@ -48,6 +48,14 @@ def test_copy_last_predictor_scores_copy_last():
     assert 0 < r.score("bouncing_balls", "vel_err", column="cv_tracked") < 1
 
 
+def test_scores_only_where_copy_last_is_worse_than_the_floor():
+    from worldsim.probes.evaluate import scaled
+
+    assert scaled(0.5, 1.0, 0.0, "ade") == 0.5 and scaled(12.0, 4.0, 16.0, "horizon") == pytest.approx(2 / 3)
+    assert np.isnan(scaled(0.5, 0.0, 0.001, "ade"))  # copy-last already at or below the floor: no scale
+    assert np.isnan(scaled(0.9, 1.0, 1.0, "ssim")) and np.isnan(scaled(5.0, 9.0, 8.0, "horizon"))
+
+
 def test_drift_predictor_scores_the_drift(truth_report):
     drift = np.array([0.1, -0.05])  # world units / s from frame c-1 on
     r = run(TruthLookup(SMALL, KEY, drift=drift, name="drift"))

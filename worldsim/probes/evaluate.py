@@ -23,7 +23,7 @@ from worldsim.probes.baselines import constant_velocity_true, normalised_score, 
 from worldsim.probes.generate import continue_clips, episode_actions
 from worldsim.probes.latent_eval import latent_probes
 from worldsim.probes.predictor import check_predictor
-from worldsim.probes.report import COLUMNS, SCORED, Report, jsonable
+from worldsim.probes.report import COLUMNS, HIGHER, SCORED, Report, jsonable
 from worldsim.probes.scoring import score_clips, truth_track
 from worldsim.probes.suite import get_suite, make_world, sample_clips, split_key
 from worldsim.probes.text_following import text_following
@@ -56,15 +56,19 @@ def split_columns(predictor, world, ep, suite, key) -> dict:
     }
 
 
+def scaled(value, copy, floor, name: str) -> float:
+    """normalised_score where copy-last is worse than the floor on this measure, else NaN (no scale to read)."""
+    worse = copy < floor if name in HIGHER else copy > floor
+    return normalised_score(value, copy, floor) if worse else float("nan")
+
+
 def score_split(preds: dict, world, ep, suite) -> dict:
     """The report entry of one world/split: measures, scores, curves and clip 0's tracks per column."""
     physics, pixels = "physics" in suite.families, "pixels" in suite.families
     scored = {k: score_clips(p, ep, suite.context, physics=physics, pixels=pixels) for k, p in preds.items()}
     measures = {k: s["measures"] for k, s in scored.items()}
-    scores = {
-        k: {m: normalised_score(v[m], measures["copy_last"][m], measures["oracle"][m]) for m in SCORED if m in v}
-        for k, v in measures.items()
-    }
+    scores = {k: {m: scaled(v[m], measures["copy_last"][m], measures["oracle"][m], m) for m in SCORED if m in v}
+              for k, v in measures.items()}
     entry = {"measures": measures, "scores": scores, "clips": ep.batch_size, "gravity": world.config.gravity,
              "elastic": world.config.restitution == 1 and world.config.damping == 0 and not world.config.controllable}
     if physics:

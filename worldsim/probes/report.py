@@ -19,16 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from worldsim.probes.measures import ERRORS
 
 COLUMNS = ("model", "copy_last", "cv_tracked", "cv_true", "oracle")
 COLUMN_LABELS = {
     "model": "model", "copy_last": "copy-last", "cv_tracked": "const. vel. (tracked)",
     "cv_true": "const. vel. (true state)", "oracle": "floor (oracle)",
 }
-# Normalised score applies to any measure the floor does best: for higher-is-better ones the formula flips both
-# numerator and denominator, so it still reads 1 = floor, 0 = copy-last. (PSNR is left out: its floor is inf.)
-SCORED = ERRORS + ("horizon", "coverage", "count_acc", "colour_acc", "ssim")
+# Measures put on the copy-last..floor scale. For the higher-is-better ones (HIGHER) the formula flips numerator
+# and denominator alike, so it still reads 1 = floor, 0 = copy-last. Left out: the integrity measures (a frozen
+# frame keeps every ball whole, so copy-last scores them perfectly and the scale means nothing) and PSNR (its floor
+# is inf). A measure is scored only where copy-last is worse than the floor (evaluate.scaled).
+HIGHER = ("horizon", "ssim")
+SCORED = ("vel_err", "vel_err_post", "vel_err_pre", "ade", "fde", "law_err", "momentum_err", "energy_err", "mse", *HIGHER)
 
 
 def jsonable(x):

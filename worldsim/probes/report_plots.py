@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from worldsim.probes.report import COLUMN_LABELS, COLUMNS
 
@@ -49,6 +50,7 @@ def trajectories(world: str, entry: dict, c: int, path: Path) -> Path:
                 ax.plot(t, _arr(tr[name])[:, k, i], linestyle=STYLE[name], color=col, lw=1.3)
         ax.axvline(c - 0.5, color="0.5", lw=0.8)
         ax.set(xlabel="frame", ylabel=f"{axis} (world units)", title=f"{axis}(t)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if axis == "y":
             ax.invert_yaxis()  # image rows: y grows downward
     handles = [ax.plot([], [], "-", color="0.3", lw=2.2, alpha=0.45)[0]] + [
@@ -72,6 +74,7 @@ def error_horizon(world: str, splits: dict, res: int, path: Path) -> Path:
             y = _arr(splits[sp]["curves"]["ade"][col]) * res
             ax.plot(np.arange(1, y.size + 1), y, linestyle=STYLE[col], color=LINE[col], label=COLUMN_LABELS[col])
         ax.set(title=f"{world} / {sp}", xlabel="generated frame", ylabel="position error (px)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.axes[0].legend(fontsize=7)
     return _save(fig, path)
 
@@ -86,6 +89,7 @@ def conservation(world: str, entry: dict, path: Path) -> Path:
                     label=COLUMN_LABELS[col])
         ax.axhline(1.0 if key == "energy_ratio" else 0.0, color="0.6", lw=0.8)
         ax.set(title=f"{world}: {label}", xlabel="generated frame")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.axes[0].legend(fontsize=7)
     return _save(fig, path)
 
