@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from functools import partial
 
 import jax
 import numpy as np
@@ -85,6 +86,46 @@ def _warn_if_blank(entry, where, warnings):
                         "check that continue_frames returns RGB uint8 in [0, 255] in the palette colours")
 
 
+def _plan(predictor, suite, key, fam, data) -> list[tuple[str, object]]:
+    """(label, task) pairs in run order; each task writes its results into `data`."""
+    s, b, c = suite, suite.batch, suite.context
+
+    def physics(name, split):
+        world, ep = sample_clips(s, name, split, key)
+        entry = score_split(split_columns(predictor, world, ep, s, split_key(key, name, split)), world, ep, s)
+        if "physics" in fam:
+            _warn_if_blank(entry, f"{name}/{split}", data["warnings"])
+        data["worlds"].setdefault(name, {})[split] = entry
+
+    def text(name):
+        _, ep = sample_clips(s, name, "id", key)
+        data.setdefault("text", {})[name] = text_following(predictor, ep, split_key(key, name, "text"), b)
+
+    def actions(name):
+        world, ep = sample_clips(s, name, "id", key)
+        data.setdefault("actions", {})[name] = action_following(predictor, world, ep, c, split_key(key, name, "actions"), b)
+
+    def voe(name, kind):
+        result = voe_run(predictor, make_world(s, name), kind, s.voe_pairs, split_key(key, name, kind, "voe"), b)
+        data.setdefault("voe", {}).setdefault(name, {})[kind] = result
+
+    def latents(name):
+        _, ep = sample_clips(s, name, "id", split_key(key, "probes"), clips=s.probe_clips)
+        data.setdefault("latents", {})[name] = latent_probes(predictor, ep, b)
+
+    tasks = [(f"{w}/{sp}", partial(physics, w, sp)) for w, sp in s.world_splits()] if fam & {"physics", "pixels"} else []
+    tasks += [(f"text {w}", partial(text, w)) for w in s.worlds if "text" in fam]
+    tasks += [(f"actions {w}", partial(actions, w)) for w in s.worlds if "actions" in fam and _controllable(s, w)]
+    tasks += [(f"voe {w}/{k}", partial(voe, w, k)) for w in s.worlds if "voe" in fam
+              for k in kinds_for(make_world(s, w), s.violations)]
+    tasks += [(f"latents {w}", partial(latents, w)) for w in s.worlds if "latents" in fam]
+    return tasks
+
+
+def _controllable(suite, name) -> bool:
+    return make_world(suite, name).action_dim > 0
+
+
 def evaluate(predictor, suite="standard", *, key=None, progress: bool = True) -> Report:
     """Run `suite` ('standard', 'quick' or a Suite) on `predictor` (a probes.Predictor) and the baselines."""
     t0 = time.time()
@@ -95,48 +136,16 @@ def evaluate(predictor, suite="standard", *, key=None, progress: bool = True) ->
                          f"{predictor.resolution})")
     fam = set(suite.families)
     skipped = {f: f"the predictor has no {m}()" for f, m in CAPABILITY.items() if f in fam and not hasattr(predictor, m)}
-    fam -= set(skipped)
-    controllable = [w for w in suite.worlds if make_world(suite, w).action_dim > 0]
-    if "actions" in fam and not controllable:
+    if "actions" in fam and not any(_controllable(suite, w) for w in suite.worlds):
         skipped["actions"] = "no controllable world (push) in the suite"
-        fam.discard("actions")
-    splits = suite.world_splits() if fam & {"physics", "pixels"} else []
-    voe = [(w, k) for w in suite.worlds for k in kinds_for(make_world(suite, w), suite.violations)] if "voe" in fam else []
-    total = len(splits) + len(suite.worlds) * (("text" in fam) + ("latents" in fam)) + len(controllable) * ("actions" in fam) + len(voe)
+    fam -= set(skipped)
     data = {"model_name": predictor.name, "suite": dataclasses.asdict(suite), "columns": list(COLUMNS), "worlds": {},
             "skipped": skipped, "warnings": []}
-    with tqdm(total=total, disable=not progress, unit="task", desc=f"evaluating {predictor.name}") as bar:
-        def step(label):
+    tasks = _plan(predictor, suite, key, fam, data)
+    with tqdm(total=len(tasks), disable=not progress, unit="task", desc=f"evaluating {predictor.name}") as bar:
+        for label, task in tasks:
             bar.set_postfix_str(label)
-
-        for name, split in splits:
-            step(f"{name}/{split}")
-            world, ep = sample_clips(suite, name, split, key)
-            entry = score_split(split_columns(predictor, world, ep, suite, split_key(key, name, split)), world, ep, suite)
-            if "physics" in fam:
-                _warn_if_blank(entry, f"{name}/{split}", data["warnings"])
-            data["worlds"].setdefault(name, {})[split] = entry
-            bar.update()
-        for name in suite.worlds if "text" in fam else ():
-            step(f"text {name}")
-            _, ep = sample_clips(suite, name, "id", key)
-            data.setdefault("text", {})[name] = text_following(predictor, ep, split_key(key, name, "text"), suite.batch)
-            bar.update()
-        for name in controllable if "actions" in fam else ():
-            step(f"actions {name}")
-            world, ep = sample_clips(suite, name, "id", key)
-            data.setdefault("actions", {})[name] = action_following(
-                predictor, world, ep, suite.context, split_key(key, name, "actions"), suite.batch)
-            bar.update()
-        for name, kind in voe:
-            step(f"voe {name}/{kind}")
-            data.setdefault("voe", {}).setdefault(name, {})[kind] = voe_run(
-                predictor, make_world(suite, name), kind, suite.voe_pairs, split_key(key, name, kind, "voe"), suite.batch)
-            bar.update()
-        for name in suite.worlds if "latents" in fam else ():
-            step(f"latents {name}")
-            _, ep = sample_clips(suite, name, "id", split_key(key, "probes"), clips=suite.probe_clips)
-            data.setdefault("latents", {})[name] = latent_probes(predictor, ep, suite.batch)
+            task()
             bar.update()
     data["seconds"] = time.time() - t0
     return Report(jsonable(data))

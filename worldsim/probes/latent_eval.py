@@ -11,6 +11,8 @@ small for R^2 to mean anything.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from worldsim.probes.latent_probe import LAMBDAS, r2_score, ridge_fit, split_groups
@@ -95,15 +97,26 @@ def predictor_latents(predictor, frames, batch: int) -> np.ndarray:
     return np.concatenate(out, 0)
 
 
-def random_encoder_latents(frames, batch: int, seed: int = 0) -> np.ndarray:
-    """Features of a random-init tokenizer encoder of the shipped architecture: what the architecture gives free."""
+@functools.lru_cache(maxsize=4)
+def _random_encoder(resolution: int, seed: int):
+    """A random-init tokenizer of the shipped architecture and its jitted encode (built once: init compiles slowly)."""
     from flax import nnx
 
     from worldsim.tokenizer import Tokenizer, TokenizerConfig
 
-    tok = Tokenizer(TokenizerConfig(resolution=frames.shape[2]), rngs=nnx.Rngs(seed))
-    enc = nnx.jit(lambda m, x: m.encode(x))
-    return np.concatenate([np.asarray(enc(tok, frames[i : i + batch])) for i in range(0, frames.shape[0], batch)], 0)
+    tok = Tokenizer(TokenizerConfig(resolution=resolution), rngs=nnx.Rngs(seed))
+    return tok, nnx.jit(lambda m, x: m.encode(x))
+
+
+def random_encoder_latents(frames, batch: int, seed: int = 0) -> np.ndarray:
+    """Features of a random-init tokenizer encoder of the shipped architecture: what the architecture gives free."""
+    tok, enc = _random_encoder(frames.shape[2], seed)
+    out = []
+    for i in range(0, frames.shape[0], batch):
+        x = frames[i : i + batch]
+        pad = np.concatenate([x, np.repeat(x[-1:], batch - len(x), 0)]) if len(x) < batch else x  # one compiled shape
+        out.append(np.asarray(enc(tok, pad))[: len(x)])
+    return np.concatenate(out, 0)
 
 
 def latent_probes(predictor, episode, batch: int) -> dict[str, dict]:

@@ -95,7 +95,7 @@ def conservation(world: str, entry: dict, path: Path) -> Path:
 
 
 def surprise(world: str, kinds: dict, path: Path) -> Path:
-    fig = Figure(figsize=(max(4.0, 2.2 * len(kinds)), 3.6))
+    fig = Figure(figsize=(max(5.0, 2.4 * len(kinds) + 1.2), 3.8))
     ax = fig.add_subplot(1, 1, 1)
     rng = np.random.default_rng(0)
     for i, (kind, r) in enumerate(kinds.items()):
@@ -104,11 +104,11 @@ def surprise(world: str, kinds: dict, path: Path) -> Path:
             x = 3 * i + j + rng.uniform(-0.18, 0.18, y.size)
             ax.scatter(x, y, s=14, color=colour, alpha=0.7, label=label if i == 0 else None)
             ax.hlines(np.median(y), 3 * i + j - 0.3, 3 * i + j + 0.3, color=colour, lw=2)
-        ax.text(3 * i + 0.5, 1.0, f"acc {r['pairwise_accuracy']:.2f}\nAUROC {r['auroc']:.2f}", ha="center", va="top",
-                fontsize=7, transform=ax.get_xaxis_transform())
-    ax.set_xticks([3 * i + 0.5 for i in range(len(kinds))], list(kinds))
+    # Scores go in the tick labels and the legend outside the axes: neither may cover the points.
+    ax.set_xticks([3 * i + 0.5 for i in range(len(kinds))],
+                  [f"{k}\nacc {r['pairwise_accuracy']:.2f}, AUROC {r['auroc']:.2f}" for k, r in kinds.items()], fontsize=8)
     ax.set(ylabel="surprise (max after the violation)", title=f"{world}: surprise, possible vs impossible")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _save(fig, path)
 
 
