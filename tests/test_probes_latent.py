@@ -51,3 +51,17 @@ def test_probe_bad_input():
         velocity_features(np.zeros((2, 4, 3)), 1)
     with pytest.raises(ValueError, match=r"\(B, T, F\)"):
         as_rows(np.zeros((2, 4, 3)), np.zeros((2, 5, 1)))
+
+
+@pytest.mark.parametrize("rows, features", [(30, 80), (80, 30)])
+def test_ridge_fit_is_the_closed_form_for_wide_and_tall_features(rows, features):
+    from worldsim.probes.latent_probe import ridge_fit
+
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(rows, features)), rng.normal(size=(rows, 2))
+    lams = [1e-6, 1e-2, 1.0]
+    w, (mu, sd, ym) = ridge_fit(x, y, lams)
+    xs = (x - mu) / sd
+    for wl, lam in zip(w, lams):  # argmin mean ||y - x w||^2 + lam ||w||^2 on standardised, centred data
+        np.testing.assert_allclose(wl, np.linalg.solve(xs.T @ xs + rows * lam * np.eye(features), xs.T @ (y - ym)),
+                                   atol=1e-8)

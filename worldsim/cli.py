@@ -3,6 +3,7 @@
     worldsim worlds list
     worldsim worlds sample --world gravity --seed 0 --out clip.mp4
     worldsim demo --out worldsim_demo
+    worldsim eval --model copy_last --suite quick --out eval
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ EXAMPLES = """examples:
   worldsim demo --out worldsim_demo
   worldsim train tokenizer --preset small --workdir runs/tokenizer
   worldsim train dynamics --preset small --workdir runs/dynamics --tokenizer runs/tokenizer/model
+  worldsim eval --model copy_last --suite quick --out eval/copy_last
 """
 
 
@@ -106,6 +108,23 @@ def cmd_train(args) -> None:
     print(f"trained {args.component} exported to {args.workdir}/model (logs: metrics.jsonl, tb/, videos/)")
 
 
+def cmd_eval(args) -> None:
+    import jax
+
+    from worldsim.data import HELD_OUT_SEED
+    from worldsim.probes.predictor import resolve
+    from worldsim.probes.suite import get_suite
+
+    suite = get_suite(args.suite)
+    predictor = resolve(args.model, resolution=suite.resolution)
+    key = jax.random.key(HELD_OUT_SEED + args.seed)  # evaluation clips come from held-out seeds only
+    report = ws.probes.evaluate(predictor, suite, key=key, progress=True)
+    for path in report.save(args.out):
+        print(f"wrote {path}")
+    for warning in report.data["warnings"]:
+        print(f"warning: {warning}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
@@ -174,6 +193,25 @@ def build_parser() -> argparse.ArgumentParser:
                        help="dynamics only: an exported tokenizer (e.g. WORKDIR/model of a tokenizer run); "
                             "default: the shipped one")
     train.set_defaults(run=cmd_train)
+
+    evaluate = commands.add_parser(
+        "eval", formatter_class=fmt, help="physics report of a model or baseline (EVAL.md): JSON, Markdown, plots",
+        description="Run the physics-fidelity protocol (EVAL.md) on a model or a baseline, beside the baselines and\n"
+                    "the tracker floor, and write OUT/report.json, OUT/report.md and OUT/plots/*.png.\n"
+                    "quick: one world, a few clips (about 10 s); standard: every world and OOD split (minutes).",
+        epilog="examples:\n  worldsim eval --model copy_last --suite quick --out eval/copy_last\n"
+               "  worldsim eval --model constant_velocity --suite standard --out eval/cv\n"
+               "  worldsim eval --model default --out eval/default   # once the trained model is wired in",
+    )
+    evaluate.add_argument("--model", default="default", metavar="MODEL",
+                          help="copy_last, constant_velocity, default (the shipped model) or a checkpoint PATH "
+                               "(default: default)")
+    evaluate.add_argument("--suite", choices=["standard", "quick"], default="standard",
+                          help="standard (default) or quick")
+    evaluate.add_argument("--out", required=True, help="output folder (created)")
+    evaluate.add_argument("--seed", type=_seed, default=0,
+                          help="which held-out clips: seed N draws from the evaluation seeds (default 0)")
+    evaluate.set_defaults(run=cmd_eval)
     return parser
 
 

@@ -70,8 +70,9 @@ def law_fit(a: Aligned, min_frames: int = 10) -> dict[str, float]:
     }
 
 
-def conservation(a: Aligned) -> dict[str, float]:
-    """momentum_err, energy_err (relative, see the module doc) and the numbers of frame pairs measured."""
+def conservation_series(a: Aligned) -> dict[str, np.ndarray]:
+    """Per frame pair (B, T-1), pair (t-1, t) at index t-1: momentum_err and its mask momentum_ok, energy_err,
+    energy_ratio = E_hat / E0 (1 = conserved, the sign of a drift shows) and their mask energy_ok."""
     c, dt = a.c, a.dt
     live = a.present[:, c - 1]  # (B, K) the balls of the clip
     m0, v0, y0 = a.mass[:, c - 1], a.vel[:, c - 1], a.pos[:, c - 1, :, 1]
@@ -101,9 +102,16 @@ def conservation(a: Aligned) -> dict[str, float]:
     )  # (B, T-1)
     e_ok = all_ok & ~np.any(a.contact[:, 1:] & live[:, None], -1)
     e_err = np.abs(e_hat - e0[:, None]) / np.maximum(e0, 1e-12)[:, None]
+    ratio = e_hat / np.maximum(e0, 1e-12)[:, None]
+    return {"momentum_err": p_err, "momentum_ok": p_ok, "energy_err": e_err, "energy_ratio": ratio, "energy_ok": e_ok}
+
+
+def conservation(a: Aligned) -> dict[str, float]:
+    """momentum_err, energy_err (relative, see the module doc) and the numbers of frame pairs measured."""
+    s = conservation_series(a)
     return {
-        "momentum_err": masked_mean(p_err, p_ok),
-        "energy_err": masked_mean(e_err, e_ok),
-        "n_momentum": int(p_ok.sum()),
-        "n_energy": int(e_ok.sum()),
+        "momentum_err": masked_mean(s["momentum_err"], s["momentum_ok"]),
+        "energy_err": masked_mean(s["energy_err"], s["energy_ok"]),
+        "n_momentum": int(s["momentum_ok"].sum()),
+        "n_energy": int(s["energy_ok"].sum()),
     }

@@ -8,7 +8,7 @@ matching and masking conventions, motion.py / laws.py / integrity.py / pixels.py
 
 from __future__ import annotations
 
-from worldsim.probes.align import align
+from worldsim.probes.align import Aligned, align
 from worldsim.probes.integrity import integrity
 from worldsim.probes.laws import conservation, law_fit
 from worldsim.probes.motion import position_error, velocity_error
@@ -22,12 +22,16 @@ ERRORS = (
 )
 
 
+def physics_measures(a: Aligned, law_min_frames: int = 10) -> dict:
+    """The tracked measures (velocity, position, law fit, conservation, integrity) of an already aligned clip."""
+    return {**velocity_error(a), **position_error(a), **law_fit(a, law_min_frames), **conservation(a), **integrity(a)}
+
+
 def measure(pred, truth, states, c: int, dt: float, *, law_min_frames: int = 10, pixels: bool = True) -> dict:
     """Every EVAL.md measure of predicted clips against the truth: velocity, position, law fit, conservation,
     integrity and (if pixels) pixel measures, as one flat dict of floats (plus the arrays ade_curve (H,) and
     horizon_per_clip (B,)). law_* are NaN without gravity; any mean with nothing to average over is NaN."""
-    a = align(pred, truth, states, c, dt)
-    out = {**velocity_error(a), **position_error(a), **law_fit(a, law_min_frames), **conservation(a), **integrity(a)}
+    out = physics_measures(align(pred, truth, states, c, dt), law_min_frames)
     if pixels:
         out.update(pixel_measures(pred, truth, c))
     return out
