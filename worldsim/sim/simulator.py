@@ -1,6 +1,7 @@
 """`Simulator`: the thin stateful shell over the pure core. Python strings and numpy arrays in, validated, then
 the jitted core (vmapped over any leading batch axes of the state). It holds no episode state: states go in and
-come out, so forks, replays and many episodes at once are plain values.
+come out, so forks, replays and many episodes at once are plain values. Compiled code lives in
+worldsim.sim.compiled, shared by every Simulator: stepping never retraces.
 
     sim = ws.Simulator(model)
     state = sim.reset(key, prompt="a red ball", frames=None)
@@ -14,16 +15,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from worldsim.sim import checks, core
+from worldsim.sim import checks, compiled, core
 from worldsim.sim.model import WorldModel
 from worldsim.sim.state import Readout, SimState, StepOutput
-
-
-def _vmap_n(fn, n: int, in_axes):
-    """vmap fn over n leading axes (0 = unbatched)."""
-    for _ in range(n):
-        fn = jax.vmap(fn, in_axes=in_axes)
-    return fn
 
 
 class Simulator:
@@ -46,42 +40,13 @@ class Simulator:
         self.model = model
         self.batch_size = checks.check_batch_size(batch_size)
         self.steps, self.temperature, self.terminal_fn = steps, float(temperature), terminal_fn
-        self.traces = {"init": 0, "step": 0, "rollout": 0}  # Python-side trace counts (see tests)
-        self._compiled: dict = {}
         self._template = jax.eval_shape(lambda: core.init(model, jax.random.key(0)))
 
     def __repr__(self) -> str:
         return f"Simulator({self.model.source!r}, batch_size={self.batch_size})"
 
-    # ----- compiled core, cached per (function, batch rank, static flags) -----
-
-    def _fn(self, name: str, rank: int, decode: bool = True):
-        key = (name, rank, decode)
-        if key not in self._compiled:
-            self._compiled[key] = jax.jit(_vmap_n(self._core(name, decode), rank, self._axes(name)))
-        return self._compiled[key]
-
-    def _axes(self, name: str):
-        return {"init": (0, 0, 0, 0, None), "step": (0, 0, None, None), "rollout": (0, 0, None, None),
-                "render": 0, "readout": 0}[name]
-
-    def _core(self, name: str, decode: bool):
-        m, kw = self.model, dict(steps=self.steps, terminal_fn=self.terminal_fn)
-
-        def init(key, prompt, frames, actions, temperature):
-            self.traces["init"] += 1  # runs only while tracing
-            return core.init(m, key, prompt, frames, actions, steps=self.steps, temperature=temperature)
-
-        def step(state, action, key, temperature):
-            self.traces["step"] += 1
-            return core.step(m, state, action, key, decode=decode, temperature=temperature, **kw)
-
-        def rollout(state, actions, key, temperature):
-            self.traces["rollout"] += 1
-            return core.rollout(m, state, actions, key, decode=decode, temperature=temperature, **kw)
-
-        return {"init": init, "step": step, "rollout": rollout, "render": lambda s: core.render(m, s),
-                "readout": lambda s: core.readout(m, s)}[name]
+    def _kw(self) -> dict:
+        return dict(steps=self.steps, terminal_fn=self.terminal_fn)
 
     # ----- the API -----
 
@@ -97,9 +62,10 @@ class Simulator:
             lead = frames.shape[:-4] + (frames.shape[-4] - 1,)
             actions = checks.check_actions(actions, lead, m.action_dim, "actions (between initial frames)")
         if b is None:
-            return self._fn("init", 0)(key, text, frames, actions, self.temperature)
+            return compiled.init(m, key, text, frames, actions, self.temperature, steps=self.steps)
         # A batch: independent episodes (own keys, own fork lineage, so one step key samples each differently).
-        state = self._fn("init", 1)(jax.random.split(key, b), text, frames, actions, self.temperature)
+        state = compiled.init(m, jax.random.split(key, b), text, frames, actions, self.temperature, rank=1,
+                              steps=self.steps)
         return state._replace(branch=core.branch_ids(jnp.zeros((), jnp.uint32), b))
 
     def _check_live(self, state) -> tuple[int, ...]:
@@ -112,7 +78,8 @@ class Simulator:
         """action: (*batch, A). decode=False skips decoding frames (out.frames None): cheap for planning."""
         batch = self._check_live(state)
         a = checks.check_actions(action, batch, self.model.action_dim)
-        return self._fn("step", len(batch), bool(decode))(state, a, checks.check_key(key), self.temperature)
+        return compiled.step(self.model, state, a, checks.check_key(key), self.temperature, rank=len(batch),
+                             decode=bool(decode), **self._kw())
 
     def rollout(self, state: SimState, actions, key, *, decode: bool = True) -> tuple[SimState, StepOutput]:
         """actions: (*batch, T, A); one compiled lax.scan. Outputs have leading (*batch, T) axes."""
@@ -121,7 +88,8 @@ class Simulator:
         if a.ndim != len(batch) + 2 or a.shape[len(batch)] < 1:
             raise ValueError(f"actions must be (*{batch}, T, {self.model.action_dim}) with T >= 1, got {a.shape}")
         a = checks.check_actions(a, batch + (a.shape[len(batch)],), self.model.action_dim, "actions")
-        return self._fn("rollout", len(batch), bool(decode))(state, a, checks.check_key(key), self.temperature)
+        return compiled.rollout(self.model, state, a, checks.check_key(key), self.temperature, rank=len(batch),
+                                decode=bool(decode), **self._kw())
 
     def fork(self, state: SimState, n: int) -> SimState:
         """n independent copies along a new leading axis (see ws.fork)."""
@@ -130,8 +98,8 @@ class Simulator:
 
     def render(self, state: SimState) -> jax.Array:
         """uint8 (*batch, H, W, 3): the current frame(s)."""
-        return self._fn("render", len(checks.check_state(state, self._template)))(state)
+        return compiled.render(self.model, state, rank=len(checks.check_state(state, self._template)))
 
     def readout(self, state: SimState) -> Readout | None:
         """Physical state of the current frame(s), per colour slot (None without a state head)."""
-        return self._fn("readout", len(checks.check_state(state, self._template)))(state)
+        return compiled.readout(self.model, state, rank=len(checks.check_state(state, self._template)))
