@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from simtools import frames, leaves_equal, max_diff, tiny_model
+from simtools import always, frames, leaves_equal, max_diff, tiny_model
 
 from worldsim.dynamics import encode_prompts
 from worldsim.sim import Readout, SimState, StepOutput, compiled, core
@@ -13,10 +13,6 @@ from worldsim.sim import Readout, SimState, StepOutput, compiled, core
 KEY = jax.random.key(7)
 T = 8  # steps per test rollout: more than the window (3), so the KV ring wraps
 TOL = 1e-5  # same computation, differently fused (jit vs eager, scan vs loop, vmap vs loop)
-
-
-def always(readout):  # module level: jit caches on the function's identity
-    return jnp.array(True)
 
 
 @pytest.fixture(scope="module")

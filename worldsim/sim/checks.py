@@ -24,7 +24,7 @@ def as_array(x, what: str) -> np.ndarray | jax.Array:
             return np.asarray(x)
         except ValueError:
             raise ValueError(f"{what} is a ragged list: pass a numpy array") from None
-    raise TypeError(f"{what} must be a numpy or jax array, got {type(x).__name__}")
+    raise TypeError(f"{what} must be a numpy or jax array, got {type(x).__name__}: pass np.asarray(...) of numbers")
 
 
 def check_key(key) -> jax.Array:
@@ -55,7 +55,8 @@ def check_prompt(prompt, batch: int | None, max_bytes: int):
         ids, mask = encode_prompts([prompt], max_bytes)
         return (ids[0], mask[0]) if batch is None else (np.repeat(ids, batch, 0), np.repeat(mask, batch, 0))
     if not isinstance(prompt, (list, tuple)):
-        raise TypeError(f"prompt must be a str (or a list of one str per episode), got {type(prompt).__name__}")
+        raise TypeError(f"prompt must be a str (or a list of one str per episode), got {type(prompt).__name__}: "
+                        "pass the text, or prompt=None for none")
     if batch is None:
         raise ValueError("a list of prompts needs Simulator(model, batch_size=len(prompts)); pass one str here")
     if len(prompt) != batch:
@@ -73,7 +74,7 @@ def check_frames(frames, batch: int | None, resolution: int) -> np.ndarray | Non
         x = x[None]
     want = f"(k, {resolution}, {resolution}, 3)" + ("" if batch is None else f" or ({batch}, k, ...)")
     if x.ndim not in (4, 5) or x.shape[-1] != 3 or (x.ndim == 5 and batch is None):
-        raise ValueError(f"frames must be {want} RGB, got shape {x.shape}")
+        raise ValueError(f"frames must be {want} RGB, got shape {x.shape}: pass a stack of RGB frames")
     if x.shape[-3:-1] != (resolution, resolution):
         raise ValueError(f"frames are {x.shape[-3]}x{x.shape[-2]} but this model takes {resolution}x{resolution}: "
                          f"resize them, e.g. worldsim.io.read_video(path, resolution={resolution})")
@@ -91,7 +92,8 @@ def check_frames(frames, batch: int | None, resolution: int) -> np.ndarray | Non
                              "frames, or divide by 255")
         x = np.round(x * 255.0).astype(np.uint8)
     else:
-        raise TypeError(f"frames must be uint8 (or float in [0, 1]), got {x.dtype}")
+        raise TypeError(f"frames must be uint8 (or float in [0, 1]), got {x.dtype}: use frames.astype(np.uint8) "
+                        "for 0-255 values")
     if batch is not None and x.ndim == 4:
         x = np.broadcast_to(x, (batch,) + x.shape)
     return x
@@ -103,9 +105,10 @@ def check_actions(actions, lead: tuple[int, ...], action_dim: int, what: str = "
     want = tuple(lead) + (action_dim,)
     if tuple(a.shape) != want:
         raise ValueError(f"{what} must have shape {want} (this model takes {action_dim}-vectors"
-                         f"{'; leading axes ' + str(tuple(lead)) if lead else ''}), got {tuple(a.shape)}")
+                         f"{'; leading axes ' + str(tuple(lead)) if lead else ''}), got {tuple(a.shape)}: pass one "
+                         f"{action_dim}-vector per episode and step")
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-        raise TypeError(f"{what} must be a float array, got {a.dtype}")
+        raise TypeError(f"{what} must be a float array, got {a.dtype}: pass numbers (e.g. np.float32)")
     a = jnp.asarray(a, jnp.float32)
     if not bool(jnp.isfinite(a).all()):
         raise ValueError(f"{what} contains NaN or inf: pass finite values (use zeros for 'no action')")
@@ -115,7 +118,8 @@ def check_actions(actions, lead: tuple[int, ...], action_dim: int, what: str = "
 def check_state(state, template: SimState) -> tuple[int, ...]:
     """A SimState made by this simulator's model, with any batch shape -> the batch shape."""
     if not isinstance(state, SimState):
-        raise TypeError(f"expected a SimState from sim.reset / sim.step, got {type(state).__name__}")
+        raise TypeError(f"expected a SimState, got {type(state).__name__}: pass the state sim.reset or sim.step "
+                        "returned")
     batch = tuple(np.shape(state.t))
     try:
         ok = jax.tree.structure(state) == jax.tree.structure(template) and all(
@@ -131,5 +135,5 @@ def check_state(state, template: SimState) -> tuple[int, ...]:
 
 def check_fork(n) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"fork needs an integer n >= 1 copies, got {n!r}")
+        raise ValueError(f"fork needs an integer n >= 1 copies, got {n!r}: pass how many copies you want")
     return int(n)

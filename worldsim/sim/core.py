@@ -150,7 +150,7 @@ def fork(state: SimState, n: int) -> SimState:
     """n independent copies of a state (or of a batch of states) along a new leading axis. The copies share the
     past but draw different samples from the same key; forking the same state again gives the same copies."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"fork needs an integer n >= 1 copies, got {n!r}")
+        raise ValueError(f"fork needs an integer n >= 1 copies, got {n!r}: pass how many copies you want")
     n = int(n)
     tiled = jax.tree.map(lambda x: jnp.broadcast_to(x, (n,) + jnp.shape(x)), state)
     return tiled._replace(branch=branch_ids(state.branch, n))

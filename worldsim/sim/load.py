@@ -62,7 +62,8 @@ def _tokenizer_for(dyn_dir: Path, meta: dict, tok_dir: Path | None = None):
 def load(name_or_path: str | Path = "default") -> WorldModel:
     """A WorldModel: "default" (the shipped one) or a directory (see the module docstring)."""
     if not isinstance(name_or_path, (str, Path)):
-        raise TypeError(f"ws.load takes 'default' or a directory path, got {type(name_or_path).__name__}")
+        raise TypeError(f"ws.load takes 'default' or a directory path, got {type(name_or_path).__name__}: pass "
+                        "a str or pathlib.Path")
     if str(name_or_path) == "default":
         if _kind(dyn_load.DEFAULT) is None:
             raise FileNotFoundError(

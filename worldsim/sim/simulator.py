@@ -31,8 +31,8 @@ class Simulator:
     def __init__(self, model: WorldModel, batch_size: int | None = None, *, steps: int | None = None,
                  temperature: float = 1.0, terminal_fn: core.TerminalFn | None = None):
         if not isinstance(model, WorldModel):
-            raise TypeError(f"Simulator needs a WorldModel (ws.load('default') or ws.load(path)), got "
-                            f"{type(model).__name__}")
+            raise TypeError(f"Simulator needs a WorldModel, got {type(model).__name__}: make one with "
+                            "ws.load('default') or ws.load(path)")
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise ValueError(f"steps={steps!r}: use None (the model's default) or an integer >= 1")
         if not (isinstance(temperature, (int, float)) and 0.0 <= temperature < float("inf")):
@@ -86,7 +86,8 @@ class Simulator:
         batch = self._check_live(state)
         a = checks.as_array(actions, "actions")
         if a.ndim != len(batch) + 2 or a.shape[len(batch)] < 1:
-            raise ValueError(f"actions must be (*{batch}, T, {self.model.action_dim}) with T >= 1, got {a.shape}")
+            raise ValueError(f"actions must have shape {batch + ('T', self.model.action_dim)} with T >= 1 steps, "
+                             f"got {tuple(a.shape)}: pass one action per step")
         a = checks.check_actions(a, batch + (a.shape[len(batch)],), self.model.action_dim, "actions")
         return compiled.rollout(self.model, state, a, checks.check_key(key), self.temperature, rank=len(batch),
                                 decode=bool(decode), **self._kw())
