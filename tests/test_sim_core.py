@@ -88,7 +88,7 @@ def test_scan_rollout_equals_step_loop_and_shapes(model, start, actions):
     assert np.array_equal(compiled.render(model, state), outs.frame[-1])
 
 
-def test_vmap_equals_per_sample_loop(model, start, actions):
+def test_vmap_equals_per_sample_loop(model, text, start, actions):
     kids = core.fork(start, 3)
     acts = actions[:3]
     batched = compiled.step(model, kids, acts, KEY, rank=1, decode=False)
@@ -96,9 +96,10 @@ def test_vmap_equals_per_sample_loop(model, start, actions):
         one = compiled.step(model, jax.tree.map(lambda x: x[i], kids), acts[i], KEY, decode=False)
         assert max_diff(jax.tree.map(lambda x: x[i], batched), one) < TOL
     keys = jax.random.split(jax.random.key(3), 3)
-    inits = compiled.init(model, keys, None, None, None, rank=1)
+    texts = tuple(np.broadcast_to(x, (3,) + x.shape) for x in text)
+    inits = compiled.init(model, keys, texts, None, None, rank=1)
     for i in range(3):
-        assert max_diff(jax.tree.map(lambda x: x[i], inits), compiled.init(model, keys[i], None, None, None)) < TOL
+        assert max_diff(jax.tree.map(lambda x: x[i], inits), compiled.init(model, keys[i], text, None, None)) < TOL
 
 
 @pytest.fixture(scope="module")
@@ -139,19 +140,19 @@ def test_cached_steps_equal_teacher_forced_forward(model, text, from_frames, act
 
 def test_fork_is_independent_and_replayable(model, start, actions):
     before = jax.tree.map(np.array, start)
-    kids = core.fork(start, 4)
-    assert kids.t.shape == (4,) and len(set(np.asarray(kids.branch).tolist())) == 4
-    acts = jnp.broadcast_to(actions[0], (4, 2))
+    kids = core.fork(start, 3)
+    assert kids.t.shape == (3,) and len(set(np.asarray(kids.branch).tolist())) == 3
+    acts = jnp.broadcast_to(actions[0], (3, 2))
     s1, o1 = compiled.step(model, kids, acts, KEY, rank=1, decode=False)
-    lat = np.asarray(o1.latent).reshape(4, -1)
-    assert all(np.abs(lat[i] - lat[j]).max() > 1e-3 for i in range(4) for j in range(i))  # branches differ
+    lat = np.asarray(o1.latent).reshape(3, -1)
+    assert all(np.abs(lat[i] - lat[j]).max() > 1e-3 for i in range(3) for j in range(i))  # branches differ
     assert leaves_equal(start, before)  # the parent is untouched (no donation) ...
     parent_step = compiled.step(model, start, actions[0], KEY, decode=False)  # ... and still usable
     assert int(parent_step[0].t) == 1
-    replay = compiled.step(model, core.fork(start, 4), acts, KEY, rank=1, decode=False)
+    replay = compiled.step(model, core.fork(start, 3), acts, KEY, rank=1, decode=False)
     assert leaves_equal((s1, o1), replay)
     nested = core.fork(kids, 2)  # forking a batch adds a leading axis, with fresh lineages
-    assert nested.t.shape == (2, 4) and len(set(np.asarray(nested.branch).ravel().tolist())) == 8
+    assert nested.t.shape == (2, 3) and len(set(np.asarray(nested.branch).ravel().tolist())) == 6
     with pytest.raises(ValueError, match="n >= 1"):
         core.fork(start, 0)
 

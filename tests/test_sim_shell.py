@@ -29,6 +29,8 @@ def test_reset_step_rollout_fork_render(sim):
     kids = sim.fork(state, 3)
     kids2, kout = sim.step(kids, np.zeros((3, 2)), KEY, decode=False)
     assert kout.latent.shape == (3, 4, 4, 8) and kids2.t.tolist() == [T + 2] * 3
+    kids3, kouts = sim.rollout(kids2, np.zeros((3, T, 2)), KEY, decode=False)  # outputs lead with (batch, T)
+    assert kouts.latent.shape == (3, T, 4, 4, 8) and kids3.t.tolist() == [2 * T + 2] * 3
     assert sim.render(kids2).shape == (3, 32, 32, 3)
     read = sim.readout(kids2)
     assert read.pos.shape == (3, 6, 2) and read.present.shape == (3, 6)
@@ -40,14 +42,13 @@ def test_batched_simulator(sim):
     clips = np.stack([frames(2, seed=i) for i in range(3)])
     state = batch.reset(KEY, prompt=["one", "two", "three"], frames=clips)
     assert state.t.shape == (3,) and len(set(np.asarray(state.branch).tolist())) == 3
-    state, out = batch.step(state, np.zeros((3, 2)), KEY)
-    assert out.frame.shape == (3, 32, 32, 3)
+    assert not np.allclose(state.text_emb[0], state.text_emb[1])  # one prompt per episode
+    state, out = batch.step(state, np.zeros((3, 2)), KEY, decode=False)
     lat = np.asarray(out.latent).reshape(3, -1)
     assert np.abs(lat[0] - lat[1]).max() > 1e-3  # independent episodes
-    shared = batch.reset(KEY, prompt="same for all")  # one prompt for every episode
-    assert np.allclose(shared.text_emb[0], shared.text_emb[2])
-    _, outs = batch.rollout(shared, np.zeros((3, T, 2)), KEY, decode=False)
-    assert outs.latent.shape == (3, T, 4, 4, 8)
+    shared = batch.reset(KEY, prompt="same for all", frames=clips[0])  # one prompt and clip for every episode
+    assert np.allclose(shared.text_emb[0], shared.text_emb[2]) and np.allclose(shared.latent[0], shared.latent[2])
+    assert batch.render(shared).shape == (3, 32, 32, 3)
 
 
 def test_stepping_never_retraces(sim):
