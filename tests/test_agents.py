@@ -61,7 +61,7 @@ def test_planning_script_runs_end_to_end(tmp_path):
     out = tmp_path / "results.json"
     run.main(["--model", str(tmp_path / "model"), "--episodes", "1", "--max-steps", "2", "--policies",
               "random,cem_learned", "--horizon", "2", "--candidates", "4", "--elites", "2", "--iterations", "1",
-              "--out", str(out)])
+              "--flow-steps", "1", "--out", str(out)])
     result = json.loads(out.read_text())
     assert set(result["policies"]) == {"random", "cem_learned"} and result["episodes"] == 1
     run_ = result["policies"]["cem_learned"]["runs"][0]

@@ -114,7 +114,7 @@ def test_dm_env_specs_are_exact():
 
 
 def test_functional_env_under_jit_vmap_and_scan():
-    env = FunctionalEnv(max_steps=3, decode=False)  # latent observations: the smallest program to compile
+    env = FunctionalEnv(max_steps=3, decode=False, steps=1)  # latents, one Euler step: a small program to compile
     params = env_params(tiny_model(), prompt="a red ball")
     keys = jax.random.split(jax.random.key(0), 4)
 

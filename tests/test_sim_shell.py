@@ -6,7 +6,7 @@ import pytest
 from simtools import always, frames, leaves_equal, tiny_model
 
 import worldsim as ws
-from worldsim.sim import compiled
+from worldsim.sim import checks, compiled
 
 KEY = jax.random.key(0)
 T = 8  # the rollout length the core tests compile too (shared compiled code in one process)
@@ -39,16 +39,20 @@ def test_reset_step_rollout_fork_render(sim):
 
 def test_batched_simulator(sim):
     batch = ws.Simulator(tiny_model(), batch_size=3)
-    clips = np.stack([frames(2, seed=i) for i in range(3)])
-    state = batch.reset(KEY, prompt=["one", "two", "three"], frames=clips)
+    state = batch.reset(KEY, prompt=["one", "two", "three"])
     assert state.t.shape == (3,) and len(set(np.asarray(state.branch).tolist())) == 3
     assert not np.allclose(state.text_emb[0], state.text_emb[1])  # one prompt per episode
     state, out = batch.step(state, np.zeros((3, 2)), KEY, decode=False)
     lat = np.asarray(out.latent).reshape(3, -1)
     assert np.abs(lat[0] - lat[1]).max() > 1e-3  # independent episodes
-    shared = batch.reset(KEY, prompt="same for all", frames=clips[0])  # one prompt and clip for every episode
-    assert np.allclose(shared.text_emb[0], shared.text_emb[2]) and np.allclose(shared.latent[0], shared.latent[2])
+    shared = batch.reset(KEY, prompt="same for all")  # one prompt for every episode
+    assert np.allclose(shared.text_emb[0], shared.text_emb[2])
     assert batch.render(shared).shape == (3, 32, 32, 3)
+    # one (k, H, W, 3) stack of start frames is shared by every episode; a (B, k, H, W, 3) batch is per episode
+    one = checks.check_frames(frames(2), 3, 32)
+    assert one.shape == (3, 2, 32, 32, 3) and np.array_equal(one[0], one[2])
+    per = checks.check_frames(np.stack([frames(2, seed=i) for i in range(3)]), 3, 32)
+    assert per.shape == (3, 2, 32, 32, 3) and not np.array_equal(per[0], per[1])
 
 
 def test_stepping_never_retraces(sim):
