@@ -86,7 +86,8 @@ def test_vector_env_next_step_autoreset():
     # Episodes end by step 2 (goal or truncation); the call after an end resets: reward 0, no end flags.
     assert seen[1].all()
     assert not seen[2].any() and (reward == 0).all()
-    again = WorldSimVectorEnv(3, model=tiny_model(), max_steps=2)
+    again = gym.make_vec(ENV_ID, num_envs=3, model=tiny_model(), max_steps=2)  # the registered vector entry
+    assert isinstance(again, WorldSimVectorEnv)
     first, _ = again.reset(seed=0)
     assert np.array_equal(first, envs.reset(seed=0)[0])  # seeded: reproducible
     with pytest.raises(ValueError, match=r"shape \(3, 2\)"):

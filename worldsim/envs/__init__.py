@@ -12,7 +12,9 @@ from worldsim.envs.vector_env import WorldSimVectorEnv
 ENV_ID = "worldsim/WorldSim-v0"
 
 if ENV_ID not in gym.registry:  # importing twice (e.g. reloads) must not warn about re-registration
-    gym.register(id=ENV_ID, entry_point="worldsim.envs.gym_env:WorldSimEnv", nondeterministic=False)
+    # gym.make_vec(ENV_ID, num_envs=n) then builds the jit(vmap) WorldSimVectorEnv, not n separate envs.
+    gym.register(id=ENV_ID, entry_point="worldsim.envs.gym_env:WorldSimEnv",
+                 vector_entry_point="worldsim.envs.vector_env:WorldSimVectorEnv", nondeterministic=False)
 
 __all__ = [
     "ENV_ID", "EnvParams", "FunctionalEnv", "Goal", "NoTask", "ReachGoal", "Task", "WorldSimDmEnv", "WorldSimEnv",
