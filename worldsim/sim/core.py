@@ -72,7 +72,8 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
     else:
         frames = jnp.asarray(frames)
         if frames.dtype != jnp.uint8 or frames.ndim != 4:
-            raise TypeError(f"frames must be uint8 (k, H, W, 3), got {frames.dtype}{frames.shape}")
+            raise TypeError(f"frames must be uint8 (k, H, W, 3), got {frames.dtype}{frames.shape}: pass uint8 "
+                            "frames (ws.Simulator converts floats in [0, 1])")
         zs = params.tokenizer.encode(frames[None])[0]  # (k, g, g, D): causal, so frame t sees only frames <= t
         a = jnp.zeros((zs.shape[0] - 1, params.action_dim), jnp.float32) if actions is None else jnp.asarray(
             actions, jnp.float32)
