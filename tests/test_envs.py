@@ -17,7 +17,7 @@ from gymnasium.utils.env_checker import check_env
 from simtools import frames, tiny_model
 
 from worldsim.envs import (
-    ENV_ID, FunctionalEnv, ReachGoal, WorldSimDmEnv, WorldSimEnv, WorldSimVectorEnv, env_params,
+    ENV_ID, FunctionalEnv, NoTask, ReachGoal, WorldSimDmEnv, WorldSimEnv, WorldSimVectorEnv, env_params,
 )
 from worldsim.sim import Readout
 
@@ -73,7 +73,7 @@ def test_gym_reset_options_seed_truncation_and_termination():
 
 
 def test_vector_env_next_step_autoreset():
-    envs = WorldSimVectorEnv(3, model=tiny_model(), max_steps=2)
+    envs = WorldSimVectorEnv(3, model=tiny_model(), task=NoTask(), max_steps=2)  # episodes end by truncation
     assert envs.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
     obs, _ = envs.reset(seed=0)
     assert obs.shape == (3, 32, 32, 3) and obs in envs.observation_space
@@ -83,10 +83,10 @@ def test_vector_env_next_step_autoreset():
         obs, reward, term, trunc, _ = envs.step(act)
         assert obs in envs.observation_space and reward.shape == term.shape == trunc.shape == (3,)
         seen.append((term | trunc).copy())
-    # Episodes end by step 2 (goal or truncation); the call after an end resets: reward 0, no end flags.
-    assert seen[1].all()
+    # Every episode is truncated at step 2; the call after that resets it: reward 0, no end flags.
+    assert not seen[0].any() and seen[1].all()
     assert not seen[2].any() and (reward == 0).all()
-    again = gym.make_vec(ENV_ID, num_envs=3, model=tiny_model(), max_steps=2)  # the registered vector entry
+    again = gym.make_vec(ENV_ID, num_envs=3, model=tiny_model(), task=NoTask(), max_steps=2)  # registered entry
     assert isinstance(again, WorldSimVectorEnv)
     first, _ = again.reset(seed=0)
     assert np.array_equal(first, envs.reset(seed=0)[0])  # seeded: reproducible
