@@ -66,7 +66,7 @@ def main(argv=None) -> dict:
     }
     start = time.time()
     result = agents.evaluate({n: make[n]() for n in names}, world, args.episodes, args.seed, trial)
-    result.update(model=args.model, cem=dataclasses.asdict(cem), world="push",
+    result.update(model=args.model if model is not None else None, cem=dataclasses.asdict(cem), world="push",
                   resolution=resolution, temperature=args.temperature, flow_steps=args.flow_steps,
                   seconds=round(time.time() - start, 1))
     out = Path(args.out)
