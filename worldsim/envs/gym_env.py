@@ -54,7 +54,7 @@ class WorldSimEnv(gym.Env):
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
             raise ValueError(f"unknown reset option(s) {unknown}: use {', '.join(OPTIONS)}")
-        if options:  # a new prompt / start frames for this and later episodes
+        if options:  # new start conditions for this and later episodes (prompt defaults to the constructor's)
             self._params = fn.env_params(self.model, options.get("prompt", self.prompt), options.get("frames"),
                                          options.get("frame_actions"))
         # Keys come from the seeded generator, so reset(seed=s) and every later reset() are reproducible.

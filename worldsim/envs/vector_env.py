@@ -54,7 +54,7 @@ class WorldSimVectorEnv(VectorEnv):
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
             raise ValueError(f"unknown reset option(s) {unknown}: use {', '.join(OPTIONS)}")
-        if options:
+        if options:  # new start conditions for this and later episodes (prompt defaults to the constructor's)
             self._params = fn.env_params(self.model, options.get("prompt", self.prompt), options.get("frames"),
                                          options.get("frame_actions"))
         obs, self._states = adapter.reset(self.env, self._params, self._key(), self.num_envs)
