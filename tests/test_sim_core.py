@@ -1,0 +1,187 @@
+"""The pure simulator core on a tiny random model: determinism, chunked = one rollout, jit = eager, scan = step
+loop, vmap = loop, cached steps = teacher-forced forward, fork, absorbing terminal states, shapes, 10,000 steps."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from simtools import always, frames, leaves_equal, max_diff, tiny_model
+
+from worldsim.dynamics import encode_prompts
+from worldsim.sim import Readout, SimState, StepOutput, compiled, core
+
+KEY = jax.random.key(7)
+T = 8  # steps per test rollout: more than the window (3), so the KV ring wraps
+TOL = 1e-5  # same computation, differently fused (jit vs eager, scan vs loop, vmap vs loop)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+@pytest.fixture(scope="module")
+def text(model):
+    ids, mask = encode_prompts(["a red ball rolls to the left"], model.max_text_bytes)
+    return ids[0], mask[0]
+
+
+@pytest.fixture(scope="module")
+def actions():
+    return jnp.asarray(np.random.default_rng(1).uniform(-1, 1, (T, 2)), jnp.float32)
+
+
+@pytest.fixture(scope="module")
+def start(model, text):
+    return compiled.init(model, jax.random.key(1), text, None, None)
+
+
+def roll(model, state, acts, key=KEY, decode=False):
+    return compiled.rollout(model, state, acts, key, decode=decode)
+
+
+def test_same_key_is_bit_identical_other_keys_differ(model, text, start, actions):
+    assert leaves_equal(start, compiled.init(model, jax.random.key(1), text, None, None))
+    other = compiled.init(model, jax.random.key(2), text, None, None)
+    assert not np.allclose(other.latent, start.latent, atol=1e-3)
+    a, b = roll(model, start, actions), roll(model, start, actions)
+    assert leaves_equal(a, b)
+    _, c = roll(model, start, actions, jax.random.key(8))
+    per_step = np.abs(np.asarray(c.latent) - np.asarray(a[1].latent)).reshape(T, -1).max(1)
+    assert (per_step > 1e-3).all()  # every step draws its own noise
+
+
+def test_chunked_rollout_equals_one_rollout(model, start, actions):
+    whole = roll(model, start, actions)
+    s1, o1 = roll(model, start, actions[: T // 2])
+    s2, o2 = roll(model, s1, actions[T // 2 :])
+    assert leaves_equal(whole[0], s2)
+    assert leaves_equal(whole[1], jax.tree.map(lambda x, y: jnp.concatenate([x, y]), o1, o2))
+
+
+def test_jit_equals_eager(model, start, actions):
+    eager = core.step(model, start, actions[0], KEY, decode=False)
+    jitted = compiled.step(model, start, actions[0], KEY, decode=False)
+    assert max_diff(eager, jitted) < TOL
+    assert int(eager[0].t) == int(jitted[0].t) == 1
+
+
+def test_scan_rollout_equals_step_loop_and_shapes(model, start, actions):
+    """With decoding on: the frames path too."""
+    state, outs = roll(model, start, actions, decode=True)
+    s, loop = start, []
+    for t in range(T):
+        s, o = compiled.step(model, s, actions[t], KEY)
+        loop.append(o)
+    loop = jax.tree.map(lambda *xs: jnp.stack(xs), *loop)
+    assert max_diff((state, outs), (s, loop)) < TOL
+    assert np.abs(outs.frames.astype(int) - loop.frames.astype(int)).max() <= 1  # uint8 rounding of equal floats
+    # shapes and dtypes: the state keeps its shapes; outputs stack along T
+    assert jax.tree.map(lambda x: (x.shape, x.dtype), state) == jax.tree.map(lambda x: (x.shape, x.dtype), start)
+    assert isinstance(outs, StepOutput) and isinstance(outs.readout, Readout) and isinstance(state, SimState)
+    assert outs.frames.shape == (T, 1, 32, 32, 3) and outs.frames.dtype == jnp.uint8
+    assert outs.frame.shape == (T, 32, 32, 3)
+    assert outs.latent.shape == (T, 4, 4, 8) and outs.latent.dtype == jnp.float32
+    assert outs.readout.pos.shape == outs.readout.vel.shape == (T, 6, 2)
+    assert outs.readout.present.shape == (T, 6) and ((outs.readout.present >= 0) & (outs.readout.present <= 1)).all()
+    assert outs.t.tolist() == list(range(1, T + 1)) and outs.valid.all() and not outs.done.any()
+    assert np.array_equal(compiled.render(model, state), outs.frame[-1])
+
+
+def test_vmap_equals_per_sample_loop(model, text, start, actions):
+    kids = core.fork(start, 3)
+    acts = actions[:3]
+    batched = compiled.step(model, kids, acts, KEY, rank=1, decode=False)
+    for i in range(3):
+        one = compiled.step(model, jax.tree.map(lambda x: x[i], kids), acts[i], KEY, decode=False)
+        assert max_diff(jax.tree.map(lambda x: x[i], batched), one) < TOL
+    keys = jax.random.split(jax.random.key(3), 3)
+    texts = tuple(np.broadcast_to(x, (3,) + x.shape) for x in text)
+    inits = compiled.init(model, keys, texts, None, None, rank=1)
+    for i in range(3):
+        assert max_diff(jax.tree.map(lambda x: x[i], inits), compiled.init(model, keys[i], text, None, None)) < TOL
+
+
+@pytest.fixture(scope="module")
+def from_frames(model, text):
+    """A start from 3 frames with 2 actions between them."""
+    pre = jnp.asarray(np.random.default_rng(2).uniform(-1, 1, (2, 2)), jnp.float32)
+    return pre, compiled.init(model, KEY, text, frames(3), pre)
+
+
+def test_cached_steps_equal_teacher_forced_forward(model, text, from_frames, actions):
+    """Roll T steps with the cache from 3 initial frames; then recompute everything with DynamicsModel.forward on
+    the same latents: the hidden each frame was sampled from, and the zero-action hidden each readout (and the
+    final state's hidden) was read from."""
+    k, steps, acts = 3, T, actions
+    pre, s0 = from_frames
+    z_pre = jax.jit(model.tokenizer.encode)(frames(k)[None])[0]
+    assert max_diff(s0.latent, z_pre[-1]) < TOL
+    state, outs = roll(model, s0, acts)
+    z = jnp.concatenate([z_pre, outs.latent])  # (k + T, g, g, D)
+    a = jnp.concatenate([pre, acts, jnp.zeros((1, 2))])  # a_j acts after z_j
+    # Row t zeroes a_{k+t}, the action after frame k + t: position k + t + 1 then is the readout's zero-action hidden.
+    rows = jnp.stack([a.at[k + t].set(0.0) for t in range(steps)])
+    t_idx = jnp.arange(steps)
+
+    @jax.jit
+    def recompute(zz, aa):
+        dyn = model.dynamics
+        h = dyn.forward(zz, aa, text=(text[0][None], text[1][None]))  # (steps, k + steps + 1, N, d)
+        keys = jax.vmap(lambda t: core.step_key(KEY, t, jnp.uint32(0)))(t_idx)
+        sampled = jax.vmap(lambda hh, kk: dyn.sample_frame(hh[None], kk)[0])(h[t_idx, k + t_idx], keys)
+        return h, sampled, dyn.read_state(h[t_idx, k + t_idx + 1])
+
+    h, sampled, read = recompute(jnp.broadcast_to(z, (steps,) + z.shape), rows)
+    assert max_diff(sampled, outs.latent) < 1e-4  # each frame came from the hidden the forward computes
+    assert max_diff((read.pos, read.vel), (outs.readout.pos, outs.readout.vel)) < 1e-4
+    assert max_diff(state.hidden, h[steps - 1, k + steps]) < 1e-4
+
+
+def test_fork_is_independent_and_replayable(model, start, actions):
+    before = jax.tree.map(np.array, start)
+    kids = core.fork(start, 3)
+    assert kids.t.shape == (3,) and len(set(np.asarray(kids.branch).tolist())) == 3
+    acts = jnp.broadcast_to(actions[0], (3, 2))
+    s1, o1 = compiled.step(model, kids, acts, KEY, rank=1, decode=False)
+    lat = np.asarray(o1.latent).reshape(3, -1)
+    assert all(np.abs(lat[i] - lat[j]).max() > 1e-3 for i in range(3) for j in range(i))  # branches differ
+    assert leaves_equal(start, before)  # the parent is untouched (no donation) ...
+    parent_step = compiled.step(model, start, actions[0], KEY, decode=False)  # ... and still usable
+    assert int(parent_step[0].t) == 1
+    replay = compiled.step(model, core.fork(start, 3), acts, KEY, rank=1, decode=False)
+    assert leaves_equal((s1, o1), replay)
+    nested = core.fork(kids, 2)  # forking a batch adds a leading axis, with fresh lineages
+    assert nested.t.shape == (2, 3) and len(set(np.asarray(nested.branch).ravel().tolist())) == 6
+    with pytest.raises(ValueError, match="n >= 1"):
+        core.fork(start, 0)
+
+
+def test_terminal_state_is_absorbing(model, start, actions):
+    done, out = compiled.step(model, start, actions[0], KEY, decode=False, terminal_fn=always)
+    assert bool(done.done) and bool(out.done) and bool(out.valid) and int(done.t) == 1
+    again, out2 = compiled.step(model, done, actions[1], KEY, decode=False)
+    assert leaves_equal(again, done)
+    assert not bool(out2.valid) and bool(out2.done) and int(out2.t) == 1
+    assert np.array_equal(out2.latent, done.latent)
+    _, outs = roll(model, done, actions)
+    assert not outs.valid.any() and outs.done.all() and (outs.t == 1).all()
+
+
+def test_conditioning_text_and_frames(model, start, from_frames):
+    plain = compiled.init(model, jax.random.key(1), None, None, None)
+    assert np.allclose(plain.text_emb, model.dynamics.no_text[...])
+    assert not np.allclose(plain.text_emb, start.text_emb) and not np.allclose(plain.latent, start.latent)
+    _, s0 = from_frames
+    assert int(start.cache.t) == 0 and int(s0.cache.t) == 2  # the first k - 1 frames are in the cache
+    assert np.allclose(s0.text_emb, start.text_emb)  # same prompt, same conditioning
+
+
+def test_ten_thousand_steps_keep_shapes_and_stay_finite(model, start):
+    n = 10_000
+    state, outs = roll(model, start, jnp.zeros((n, 2)))
+    shapes = lambda s: jax.tree.map(lambda x: (x.shape, x.dtype), s)  # noqa: E731
+    assert shapes(state) == shapes(start)  # fixed-size cache: memory does not grow with t
+    assert int(state.t) == n and int(state.cache.t) == n
+    assert np.isfinite(outs.latent).all() and np.isfinite(state.hidden).all()
+    assert all(np.isfinite(x).all() for x in jax.tree.leaves(outs.readout))

@@ -1,0 +1,93 @@
+"""ws.load and WorldModel: bundle and dynamics-export round trips, the default, and errors that name the fix."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import worldsim as ws
+from worldsim.dynamics import DynamicsConfig, load as dyn_load
+from worldsim.sim import WorldModel, export
+from worldsim.tokenizer import TokenizerConfig, load as tok_load
+
+
+@pytest.fixture(scope="module")
+def model():
+    return WorldModel.random(seed=3)
+
+
+@pytest.fixture(scope="module")
+def bundle(model, tmp_path_factory):
+    return export(model, tmp_path_factory.mktemp("bundle") / "model")
+
+
+def same_weights(a, b) -> bool:
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(la) == len(lb) and all(np.array_equal(x, y) for x, y in zip(la, lb))
+
+
+def test_random_is_seeded_and_describes_itself(model):
+    assert same_weights(model, WorldModel.random(seed=3))
+    assert not same_weights(model, WorldModel.random(seed=4))
+    assert (model.resolution, model.action_dim, model.max_text_bytes) == (32, 2, 64)
+    assert model.latent_shape == (4, 4, 8) and model.has_state_head
+
+
+def test_bundle_and_dynamics_export_round_trip(model, bundle):
+    back = ws.load(bundle)
+    assert isinstance(back, ws.WorldModel) and same_weights(model, back)
+    alone = ws.load(bundle / "dynamics")  # its config.json points at ../tokenizer
+    assert same_weights(model, alone)
+
+
+def test_default_pairs_the_shipped_tokenizer(model, bundle, monkeypatch):
+    monkeypatch.setattr(dyn_load, "DEFAULT", bundle / "dynamics")
+    monkeypatch.setattr(tok_load, "DEFAULT", bundle / "tokenizer")
+    assert same_weights(model, ws.load("default")) and ws.load().source == "default"
+
+
+def test_default_not_shipped_names_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(dyn_load, "DEFAULT", tmp_path / "absent")
+    with pytest.raises(FileNotFoundError, match="not shipped yet.*worldsim train dynamics.*WorldModel.random"):
+        ws.load("default")
+
+
+def test_bad_paths_name_the_fix(bundle, tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ws.load(tmp_path / "nope")
+    with pytest.raises(ValueError, match="tokenizer only"):
+        ws.load(bundle / "tokenizer")
+    with pytest.raises(ValueError, match="is a file"):
+        ws.load(bundle / "dynamics" / "config.json")
+    with pytest.raises(ValueError, match="holds no world model.*worldsim train dynamics"):
+        ws.load(tmp_path)
+    (tmp_path / "work" / "model").mkdir(parents=True)
+    (tmp_path / "work" / "model" / "config.json").write_text(json.dumps({"kind": "worldsim.dynamics"}))
+    with pytest.raises(ValueError, match="training workdir.*model"):
+        ws.load(tmp_path / "work")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text(json.dumps({"kind": "something.else"}))
+    with pytest.raises(ValueError, match="'something.else' checkpoint"):
+        ws.load(tmp_path / "other")
+    with pytest.raises(TypeError, match="directory path"):
+        ws.load(3)
+
+
+def test_dynamics_export_with_missing_or_wrong_tokenizer(model, bundle, tmp_path):
+    dyn_load.export(model.dynamics, tmp_path / "lost", {"tokenizer": {"path": str(tmp_path / "gone")}})
+    with pytest.raises(FileNotFoundError, match="not there.*DIR/tokenizer"):
+        ws.load(tmp_path / "lost")
+    dyn_load.export(model.dynamics, tmp_path / "unrecorded")
+    with pytest.raises(ValueError, match="does not record its tokenizer"):
+        ws.load(tmp_path / "unrecorded")
+    tok = str(bundle / "tokenizer")
+    dyn_load.export(model.dynamics, tmp_path / "other", {"tokenizer": {"path": tok, "fingerprint": "0" * 64}})
+    with pytest.raises(ValueError, match="fingerprint"):
+        ws.load(tmp_path / "other")
+
+
+def test_mismatched_latents_are_refused():
+    with pytest.raises(ValueError, match="pair the dynamics with the tokenizer"):
+        WorldModel.random(tokenizer_config=TokenizerConfig.tiny(), dynamics_config=DynamicsConfig.tiny().replace(
+            latent_dim=4))

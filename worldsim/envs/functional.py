@@ -1,0 +1,131 @@
+"""A gymnax-style pure functional environment over the simulator core: usable under jit, vmap and lax.scan.
+
+    env = FunctionalEnv(task=ReachGoal(), max_steps=50)
+    params = env_params(model, prompt="a red ball")
+    obs, state = env.reset(key, params)
+    obs, state, reward, done, info = env.step(key, state, action, params)   # auto-resets when done
+
+`reset_env` / `step_env` are the same without auto-reset (step_env also tells terminated from truncated). The
+env object holds only static settings (a hashable frozen dataclass); everything with arrays, the model included,
+is in `params`, so new weights or prompts never recompile.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from worldsim.envs.tasks import NoTask, ReachGoal
+from worldsim.sim import SimState, WorldModel, checks, compiled, core, load
+
+
+class EnvParams(NamedTuple):
+    """Arrays the environment runs on (a pytree). Make it with env_params()."""
+
+    model: WorldModel
+    text: tuple[jax.Array, jax.Array]  # prompt (bytes (L,), mask (L,)); an all-False mask = no prompt
+    frames: jax.Array | None = None  # uint8 (k, H, W, 3) frames every episode starts from; None = sample one
+    frame_actions: jax.Array | None = None  # (k - 1, A) actions between those frames
+
+
+def as_model(model) -> WorldModel:
+    """A WorldModel, or "default" / a directory to load one from (what the adapters' `model=` accepts)."""
+    if isinstance(model, WorldModel):
+        return model
+    if isinstance(model, (str, Path)):
+        return load(model)
+    raise TypeError(f"model must be a WorldModel, 'default' or a directory, got {type(model).__name__}: pass "
+                    "ws.load(...) or a path")
+
+
+def env_params(model: WorldModel, prompt: str | None = None, frames=None, frame_actions=None) -> EnvParams:
+    """Validated EnvParams from Python/numpy values (the same checks as the Simulator's reset)."""
+    text = checks.check_prompt(prompt, None, model.max_text_bytes)
+    if text is None:
+        text = (jnp.zeros((model.max_text_bytes,), jnp.int32), jnp.zeros((model.max_text_bytes,), bool))
+    frames = checks.check_frames(frames, None, model.resolution)
+    if frame_actions is not None:
+        if frames is None:
+            raise ValueError("frame_actions go between initial frames: pass frames too (or no frame_actions)")
+        frame_actions = checks.check_actions(frame_actions, (frames.shape[0] - 1,), model.action_dim,
+                                             "frame_actions")
+    text = (jnp.asarray(text[0]), jnp.asarray(text[1]))
+    return EnvParams(model, text, None if frames is None else jnp.asarray(frames), frame_actions)
+
+
+@dataclass(frozen=True)
+class FunctionalEnv:
+    """Observations: uint8 (H, W, 3) frames (decode=True) or (g, g, D) latents. Actions: (A,) clipped to [-1, 1]."""
+
+    task: Any = field(default_factory=ReachGoal)  # reward/terminal functions of the readout (envs.tasks)
+    max_steps: int = 100  # episodes are truncated after this many steps
+    decode: bool = True  # observe frames (decoded); False observes latents (no tokenizer decode)
+    steps: int | None = None  # flow sampling Euler steps (None = the model's default)
+    temperature: float = 1.0  # flow sampling noise scale
+
+    def __post_init__(self):
+        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
+            raise ValueError(f"max_steps={self.max_steps!r}: use an integer >= 1")
+        if not (hasattr(self.task, "reward") and hasattr(self.task, "terminal")):
+            raise TypeError("task must have reward(readout) and terminal(readout) methods (see worldsim.envs.tasks)")
+
+    def _observe(self, params: EnvParams, state: SimState) -> jax.Array:
+        return core.render(params.model, state) if self.decode else state.latent
+
+    def reset_env(self, key, params: EnvParams) -> tuple[jax.Array, SimState]:
+        state = core.init(params.model, key, params.text, params.frames, params.frame_actions, steps=self.steps,
+                          temperature=self.temperature)
+        return self._observe(params, state), state
+
+    def outcome(self, model: WorldModel, state: SimState, new: SimState, out) -> tuple:
+        """What a core step means for the task: (new state with done set, reward, terminated, truncated).
+        A step on an already-ended state pays 0."""
+        if not model.has_state_head and not isinstance(self.task, NoTask):
+            raise ValueError("this model has no state head, so rewards cannot read physical state: use "
+                             "task=NoTask() (or a task that ignores the readout)")
+        terminated = state.done | jnp.asarray(self.task.terminal(out.readout), bool)
+        reward = jnp.where(out.valid, jnp.asarray(self.task.reward(out.readout), jnp.float32), 0.0)
+        truncated = (new.t >= self.max_steps) & ~terminated
+        return new._replace(done=terminated), reward, terminated, truncated
+
+    def step_env(self, key, state: SimState, action, params: EnvParams):
+        """-> (obs, state, reward, terminated, truncated, info); no auto-reset."""
+        a = clip_action(action)
+        new, out = core.step(params.model, state, a, key, decode=False, steps=self.steps,
+                             temperature=self.temperature)
+        new, reward, terminated, truncated = self.outcome(params.model, state, new, out)
+        info = {"terminated": terminated, "truncated": truncated, "t": new.t, "readout": out.readout}
+        return self._observe(params, new), new, reward, terminated, truncated, info
+
+    def reset(self, key, params: EnvParams) -> tuple[jax.Array, SimState]:
+        return self.reset_env(key, params)
+
+    def step(self, key, state: SimState, action, params: EnvParams):
+        """gymnax semantics: -> (obs, state, reward, done, info); a finished episode is replaced by a new one in
+        the same call (obs is then the new episode's first frame; info holds terminated/truncated)."""
+        k_step, k_reset = jax.random.split(key)
+        obs, new, reward, terminated, truncated, info = self.step_env(k_step, state, action, params)
+        obs_re, fresh = self.reset_env(k_reset, params)
+        done = terminated | truncated
+        pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(done, x, y), a, b)  # noqa: E731
+        return pick(obs_re, obs), pick(fresh, new), reward, done, info
+
+
+def clip_action(action) -> jax.Array:
+    """The worlds clip actions to [-1, 1]; the model was trained on that range."""
+    return jnp.clip(jnp.asarray(action, jnp.float32), -1.0, 1.0)
+
+
+# Compiled pieces for the stateful adapters (Gymnasium, vector, dm_env). They step with the shared compiled core
+# (worldsim.sim.compiled) and only jit the task's small outcome here, so every adapter and Simulator in a process
+# shares one compile of the model; the env is static (hashable), the model an argument.
+
+
+@functools.partial(jax.jit, static_argnames=("env", "rank"))
+def outcome(env: FunctionalEnv, model, state, new, out, *, rank: int = 0):
+    return compiled.vmap_n(lambda s, n, o: env.outcome(model, s, n, o), rank, 0)(state, new, out)

@@ -1,0 +1,81 @@
+"""Gymnasium environment over the learned simulator, registered as "worldsim/WorldSim-v0".
+
+    import gymnasium as gym, worldsim.envs
+    env = gym.make("worldsim/WorldSim-v0", model="default", max_steps=100)
+    obs, info = env.reset(seed=0, options={"prompt": "a red ball and a green ball", "frames": None})
+    obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+
+Observations are uint8 (H, W, 3) frames; actions (A,) in [-1, 1] (clipped). Reward and termination come from
+the task (default: bring the red ball to a goal; see envs.tasks); episodes are truncated after max_steps.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import jax
+import numpy as np
+from gymnasium import spaces
+
+from worldsim.envs import adapter, functional as fn
+from worldsim.envs.tasks import ReachGoal
+from worldsim.sim import checks, compiled
+
+OPTIONS = ("prompt", "frames", "frame_actions")
+
+
+def readout_info(readout) -> dict:
+    """Fresh numpy copies of a readout for an info dict (None without a state head)."""
+    if readout is None:
+        return {}
+    return {"readout": {k: np.array(v) for k, v in readout._asdict().items()}}
+
+
+class WorldSimEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
+
+    def __init__(self, model="default", task=None, prompt: str | None = None, max_steps: int = 100,
+                 render_mode: str | None = None, steps: int | None = None, temperature: float = 1.0):
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode={render_mode!r}: use None or 'rgb_array'")
+        self.model = fn.as_model(model)
+        self.env = fn.FunctionalEnv(task=ReachGoal() if task is None else task, max_steps=max_steps, steps=steps,
+                                    temperature=temperature)
+        self.prompt, self.render_mode = prompt, render_mode
+        r, a = self.model.resolution, self.model.action_dim
+        self.observation_space = spaces.Box(0, 255, (r, r, 3), np.uint8)
+        self.action_space = spaces.Box(-1.0, 1.0, (a,), np.float32)
+        self._params = fn.env_params(self.model, prompt)
+        self._state = None
+        self._key = None
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {unknown}: use {', '.join(OPTIONS)}")
+        if options:  # new start conditions for this and later episodes (prompt defaults to the constructor's)
+            self._params = fn.env_params(self.model, options.get("prompt", self.prompt), options.get("frames"),
+                                         options.get("frame_actions"))
+        # Keys come from the seeded generator, so reset(seed=s) and every later reset() are reproducible.
+        seeds = self.np_random.integers(0, 2**32, size=2, dtype=np.uint64)
+        self._key = jax.random.key(int(seeds[1]))
+        obs, self._state = adapter.reset(self.env, self._params, jax.random.key(int(seeds[0])))
+        return np.array(obs), {"t": 0, **readout_info(compiled.readout(self.model, self._state))}
+
+    def step(self, action):
+        if self._state is None:
+            raise RuntimeError("call env.reset() before env.step()")
+        if bool(self._state.done):
+            raise ValueError("the episode has ended (terminated or truncated): call env.reset() to start a new one")
+        a = checks.check_actions(action, (), self.model.action_dim)
+        obs, self._state, reward, terminated, truncated, readout = adapter.step(self.env, self._params, self._state,
+                                                                                a, self._key)
+        self._state = self._state._replace(done=self._state.done | truncated)  # no steps past a truncation either
+        return (np.array(obs), float(reward), bool(terminated), bool(truncated),
+                {"t": int(self._state.t), **readout_info(readout)})
+
+    def render(self):
+        if self.render_mode is None or self._state is None:
+            return None
+        return np.array(compiled.render(self.model, self._state))

@@ -1,0 +1,82 @@
+"""A Gymnasium VectorEnv of num_envs episodes stepped together by the jit(vmap) core (worldsim.sim.compiled), with
+NEXT_STEP autoreset (gymnasium >= 1.0's default): after an episode ends, the next step() call resets it, ignores
+its action, and returns its first frame with reward 0 and terminated = truncated = False.
+
+    envs = WorldSimVectorEnv(8, model="default", max_steps=100)
+    obs, info = envs.reset(seed=0)                     # uint8 (8, H, W, 3)
+    obs, reward, terminated, truncated, info = envs.step(envs.action_space.sample())
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from worldsim.envs import adapter, functional as fn
+from worldsim.envs.gym_env import OPTIONS
+from worldsim.envs.tasks import ReachGoal
+from worldsim.sim import checks, compiled
+
+
+class WorldSimVectorEnv(VectorEnv):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20, "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, num_envs: int, model="default", task=None, prompt: str | None = None, max_steps: int = 100,
+                 render_mode: str | None = None, steps: int | None = None, temperature: float = 1.0):
+        self.num_envs = checks.check_batch_size(num_envs)
+        if self.num_envs is None:
+            raise ValueError("num_envs=None: use an integer >= 1")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode={render_mode!r}: use None or 'rgb_array'")
+        self.model = fn.as_model(model)
+        self.env = fn.FunctionalEnv(task=ReachGoal() if task is None else task, max_steps=max_steps, steps=steps,
+                                    temperature=temperature)
+        self.prompt, self.render_mode = prompt, render_mode
+        r, a = self.model.resolution, self.model.action_dim
+        self.single_observation_space = spaces.Box(0, 255, (r, r, 3), np.uint8)
+        self.single_action_space = spaces.Box(-1.0, 1.0, (a,), np.float32)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._params = fn.env_params(self.model, prompt)
+        self._states = None
+        self._reset_next = np.zeros(self.num_envs, bool)
+
+    def _key(self) -> jax.Array:
+        return jax.random.key(int(self.np_random.integers(0, 2**32, dtype=np.uint64)))
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {unknown}: use {', '.join(OPTIONS)}")
+        if options:  # new start conditions for this and later episodes (prompt defaults to the constructor's)
+            self._params = fn.env_params(self.model, options.get("prompt", self.prompt), options.get("frames"),
+                                         options.get("frame_actions"))
+        obs, self._states = adapter.reset(self.env, self._params, self._key(), self.num_envs)
+        self._reset_next = np.zeros(self.num_envs, bool)
+        return np.array(obs), {}
+
+    def step(self, actions):
+        if self._states is None:
+            raise RuntimeError("call envs.reset() before envs.step()")
+        a = checks.check_actions(actions, (self.num_envs,), self.model.action_dim, "actions")
+        obs, new, reward, term, trunc, _ = adapter.step(self.env, self._params, self._states, a, self._key(), rank=1)
+        if self._reset_next.any():  # NEXT_STEP autoreset: episodes that ended last call start anew, action ignored
+            mask = jnp.asarray(self._reset_next)
+            fresh_obs, fresh = adapter.reset(self.env, self._params, self._key(), self.num_envs)
+            obs, new = adapter.select(mask, fresh_obs, obs), adapter.select(mask, fresh, new)
+            reward, term, trunc = (jnp.where(mask, 0, x) for x in (reward, term, trunc))
+        self._states = new
+        term, trunc = np.array(term, bool), np.array(trunc, bool)
+        self._reset_next = term | trunc
+        return np.array(obs), np.array(reward, np.float64), term, trunc, {}
+
+    def render(self):
+        if self.render_mode is None or self._states is None:
+            return None
+        return tuple(np.array(compiled.render(self.model, self._states, rank=1)))

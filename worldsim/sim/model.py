@@ -1,0 +1,88 @@
+"""`WorldModel`: the tokenizer and the dynamics model that together make a simulator, plus what callers need to
+know about them (frame size, action size, prompt length)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from worldsim.dynamics import DynamicsConfig, DynamicsModel
+from worldsim.tokenizer import Tokenizer, TokenizerConfig
+
+
+def check_pair(tok_cfg: TokenizerConfig, dyn_cfg: DynamicsConfig, where: str = "") -> None:
+    """The dynamics must model the tokenizer's latents: same grid side and values per cell."""
+    if (tok_cfg.grid, tok_cfg.latent_dim) != (dyn_cfg.grid, dyn_cfg.latent_dim):
+        raise ValueError(
+            f"{where}the dynamics model expects {dyn_cfg.grid}x{dyn_cfg.grid}x{dyn_cfg.latent_dim} latents but the "
+            f"tokenizer makes {tok_cfg.grid}x{tok_cfg.grid}x{tok_cfg.latent_dim}: pair the dynamics with the "
+            "tokenizer it was trained on (its config.json records it under ['tokenizer']['path'])"
+        )
+
+
+class WorldModel(nnx.Module):
+    """tokenizer (frames <-> latents) + dynamics (latents forward in time). An nnx Module, hence a pytree: pass
+    it straight to jax.jit / jax.vmap(in_axes=None) / lax.scan closures, as the pure core in worldsim.sim does."""
+
+    def __init__(self, tokenizer: Tokenizer, dynamics: DynamicsModel, source: str = "memory"):
+        check_pair(tokenizer.config, dynamics.config)
+        self.tokenizer = tokenizer
+        self.dynamics = dynamics
+        self.source = source  # where it was loaded from ("default", a path, or "random"); static metadata
+
+    @property
+    def resolution(self) -> int:
+        """Frames are resolution x resolution RGB uint8."""
+        return self.tokenizer.config.resolution
+
+    @property
+    def action_dim(self) -> int:
+        """Length of the per-step action vector."""
+        return self.dynamics.config.action_dim
+
+    @property
+    def max_text_bytes(self) -> int:
+        """Longest prompt, in UTF-8 bytes."""
+        return self.dynamics.config.max_text_bytes
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        """(g, g, D) of one latent frame."""
+        return self.dynamics.config.latent_shape
+
+    @property
+    def has_state_head(self) -> bool:
+        """Whether the dynamics reads physical state (per-colour position, velocity, presence) from its latents."""
+        return self.dynamics.state_head is not None
+
+    @classmethod
+    def random(cls, tiny: bool = True, seed: int = 0, tokenizer_config: TokenizerConfig | None = None,
+               dynamics_config: DynamicsConfig | None = None) -> "WorldModel":
+        """Randomly initialised tokenizer + dynamics with matching latents (tiny presets by default), for tests.
+
+        Weights are drawn with numpy (kernels N(0, 1/fan_in), norm scales 1 + noise, biases small noise) rather
+        than by flax's initialisers: those compile one program per parameter shape (~20 s for the tiny pair on
+        2 cores), and their zero-initialised output layers (flow head, modulation) would hide how outputs depend
+        on inputs. Same seed, same weights.
+        """
+        tok_cfg = tokenizer_config or (TokenizerConfig.tiny() if tiny else TokenizerConfig.small())
+        dyn_cfg = dynamics_config or (DynamicsConfig.tiny() if tiny else DynamicsConfig.for_tokenizer(tok_cfg))
+        abstract = nnx.eval_shape(lambda: cls(Tokenizer(tok_cfg, rngs=nnx.Rngs(0)),
+                                              DynamicsModel(dyn_cfg, rngs=nnx.Rngs(0)), source="random"))
+        graphdef, params, rest = nnx.split(abstract, nnx.Param, ...)
+        rng = np.random.default_rng(seed)
+
+        def draw(path, leaf):
+            name = str(getattr(path[-1], "key", path[-1]))
+            noise = rng.normal(size=leaf.shape).astype(np.float32)
+            if len(leaf.shape) >= 2:
+                value = noise / np.sqrt(np.prod(leaf.shape[:-1]), dtype=np.float32)
+            else:
+                value = 1.0 + 0.1 * noise if name == "scale" else 0.1 * noise
+            return jnp.asarray(value)  # on device once, not copied in at every call
+
+        pure = nnx.to_pure_dict(params)
+        nnx.replace_by_pure_dict(params, jax.tree_util.tree_map_with_path(draw, pure))
+        return nnx.merge(graphdef, params, rest)
