@@ -38,8 +38,9 @@ def test_eval_quick_writes_the_report(capsys, tmp_path, model, column):
 
 
 def test_eval_errors_are_one_line(capsys, tmp_path):
-    code, _, err = run(capsys, "eval", "--model", "default", "--suite", "quick", "--out", str(tmp_path))
-    assert code == 2 and "not available yet" in err and "copy_last" in err and "Traceback" not in err
+    missing = str(tmp_path / "no_model")
+    code, _, err = run(capsys, "eval", "--model", missing, "--suite", "quick", "--out", str(tmp_path))
+    assert code == 2 and "does not exist" in err and "Traceback" not in err
     assert not (tmp_path / "report.json").exists()
     code, _, err = run(capsys, "eval", "--model", "copy_last", "--suite", "huge", "--out", str(tmp_path))
     assert code == 2 and "invalid choice: 'huge'" in err

@@ -9,7 +9,7 @@ import pytest
 
 import worldsim as ws
 from worldsim.probes import CopyLast, Report, Suite, evaluate
-from worldsim.probes.predictor import ModelUnavailableError, from_model, register_adapter, resolve
+from worldsim.probes.predictor import from_model, register_adapter, resolve
 from worldsim.probes.scoring import score_clips
 from worldsim.probes.suite import get_suite, sample_clips
 
@@ -210,14 +210,17 @@ def test_no_visible_ball_in_the_truth_names_the_fix():
         score_clips(np.zeros_like(ep.frames), blank, SMALL.context)
 
 
-def test_model_adapter_registry():
-    with pytest.raises(ModelUnavailableError, match="not available yet.*copy_last or constant_velocity"):
-        from_model("default")
+def test_model_adapter_registry(tmp_path):
+    from worldsim.probes.model_predictor import ModelPredictor
+
+    assert isinstance(from_model("default"), ModelPredictor)  # the shipped model, through ws.load
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        from_model(str(tmp_path / "nothing_here"))
     assert isinstance(resolve("copy_last", 32), CopyLast) and resolve("constant_velocity").name == "constant_velocity"
     register_adapter(lambda spec: CopyLast(resolution=64, name=f"model:{spec}"))
     try:
         assert resolve("default").name == "model:default"
     finally:
         register_adapter(None)
-    with pytest.raises(ModelUnavailableError):
-        resolve("runs/dynamics/model")
+    with pytest.raises(ValueError, match="holds no world model"):
+        resolve(str(tmp_path))

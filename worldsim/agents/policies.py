@@ -55,7 +55,8 @@ def learned_planner(model: WorldModel, cfg: cem.CEMConfig, temperature: float = 
 
     def act(key, obs, goal, mean):
         k_init, k_roll, k_plan = jax.random.split(key, 3)
-        state = core.init(model, k_init, None, obs.frames, obs.actions, steps=steps, temperature=temperature)
+        state = core.init(model, k_init, None, obs.frames, obs.actions, steps=steps, temperature=temperature,
+                          reproject=model.sampling.reproject)
         score = scorers.learned(model, state, goal, k_roll, temperature, steps)
         a, mean = cem.plan(score, k_plan, cfg, model.action_dim, mean)
         return a, cem.shift(mean)

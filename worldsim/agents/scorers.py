@@ -20,7 +20,7 @@ def learned(model: WorldModel, state: SimState, task, key, temperature: float = 
     def score(actions):  # (N, H, A)
         kids = core.fork(state, actions.shape[0])
         roll = lambda s, a: core.rollout(model, s, a, key, decode=False, steps=steps,  # noqa: E731
-                                         temperature=temperature)
+                                         temperature=temperature, reproject=model.sampling.reproject)
         _, outs = jax.vmap(roll)(kids, actions)
         reward = jax.vmap(jax.vmap(task.reward))(outs.readout)  # (N, H)
         return jnp.sum(jnp.where(outs.valid, reward, 0.0), axis=1)

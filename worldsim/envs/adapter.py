@@ -16,13 +16,16 @@ def reset(env: fn.FunctionalEnv, params: fn.EnvParams, key, batch: int | None = 
     """-> (obs, state); with batch, `batch` episodes from keys split off key."""
     m = params.model
     if batch is None:
-        state = compiled.init(m, key, params.text, params.frames, params.frame_actions, env.temperature,
-                              steps=env.steps)
+        sp = env.sampling(m)
+        state = compiled.init(m, key, params.text, params.frames, params.frame_actions, sp["temperature"],
+                              steps=env.steps, reproject=sp["reproject"])
     else:
         tile = lambda x: None if x is None else jnp.broadcast_to(x, (batch,) + x.shape)  # noqa: E731
         text = (tile(params.text[0]), tile(params.text[1]))
+        sp = env.sampling(m)
         state = compiled.init(m, jax.random.split(key, batch), text, tile(params.frames),
-                              tile(params.frame_actions), env.temperature, rank=1, steps=env.steps)
+                              tile(params.frame_actions), sp["temperature"], rank=1, steps=env.steps,
+                              reproject=sp["reproject"])
         # Own lineages, so the one step key the batch shares samples each episode differently.
         state = state._replace(branch=core.branch_ids(jnp.zeros((), jnp.uint32), batch))
     return observe(env, params, state, 0 if batch is None else 1), state
@@ -36,7 +39,9 @@ def step(env: fn.FunctionalEnv, params: fn.EnvParams, state, action, key, rank: 
     """action: validated numpy/jax (*batch, A) -> (obs, state, reward, terminated, truncated, readout)."""
     a = jnp.asarray(np.clip(np.asarray(action, np.float32), -1.0, 1.0))  # the worlds clip to [-1, 1] too
     m = params.model
-    new, out = compiled.step(m, state, a, key, env.temperature, rank=rank, decode=False, steps=env.steps)
+    sp = env.sampling(m)
+    new, out = compiled.step(m, state, a, key, sp["temperature"], rank=rank, decode=False, steps=env.steps,
+                             reproject=sp["reproject"])
     new, reward, terminated, truncated = fn.outcome(env, m, state, new, out, rank=rank)
     return observe(env, params, new, rank), new, reward, terminated, truncated, out.readout
 

@@ -23,7 +23,7 @@ from worldsim.sim import checks
 
 class WorldSimDmEnv(dm_env.Environment):
     def __init__(self, model="default", task=None, prompt: str | None = None, frames=None, max_steps: int = 100,
-                 seed: int = 0, steps: int | None = None, temperature: float = 1.0):
+                 seed: int = 0, steps: int | None = None, temperature: float | None = None):
         self.model = fn.as_model(model)
         self.env = fn.FunctionalEnv(task=ReachGoal() if task is None else task, max_steps=max_steps, steps=steps,
                                     temperature=temperature)

@@ -66,7 +66,8 @@ class FunctionalEnv:
     max_steps: int = 100  # episodes are truncated after this many steps
     decode: bool = True  # observe frames (decoded); False observes latents (no tokenizer decode)
     steps: int | None = None  # flow sampling Euler steps (None = the model's default)
-    temperature: float = 1.0  # flow sampling noise scale
+    temperature: float | None = None  # flow sampling noise scale (None = the model's, model.sampling)
+    reproject: bool | None = None  # re-encode each new frame (None = the model's, model.sampling)
 
     def __post_init__(self):
         if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
@@ -74,12 +75,18 @@ class FunctionalEnv:
         if not (hasattr(self.task, "reward") and hasattr(self.task, "terminal")):
             raise TypeError("task must have reward(readout) and terminal(readout) methods (see worldsim.envs.tasks)")
 
+    def sampling(self, model: WorldModel) -> dict:
+        """The sampling keywords of the core for `model`: this env's settings, else the model's own."""
+        t = model.sampling.temperature if self.temperature is None else self.temperature
+        r = model.sampling.reproject if self.reproject is None else self.reproject
+        return {"temperature": float(t), "reproject": bool(r)}
+
     def _observe(self, params: EnvParams, state: SimState) -> jax.Array:
         return core.render(params.model, state) if self.decode else state.latent
 
     def reset_env(self, key, params: EnvParams) -> tuple[jax.Array, SimState]:
         state = core.init(params.model, key, params.text, params.frames, params.frame_actions, steps=self.steps,
-                          temperature=self.temperature)
+                          **self.sampling(params.model))
         return self._observe(params, state), state
 
     def outcome(self, model: WorldModel, state: SimState, new: SimState, out) -> tuple:
@@ -97,7 +104,7 @@ class FunctionalEnv:
         """-> (obs, state, reward, terminated, truncated, info); no auto-reset."""
         a = clip_action(action)
         new, out = core.step(params.model, state, a, key, decode=False, steps=self.steps,
-                             temperature=self.temperature)
+                             **self.sampling(params.model))
         new, reward, terminated, truncated = self.outcome(params.model, state, new, out)
         info = {"terminated": terminated, "truncated": truncated, "t": new.t, "readout": out.readout}
         return self._observe(params, new), new, reward, terminated, truncated, info

@@ -34,7 +34,7 @@ class WorldSimEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def __init__(self, model="default", task=None, prompt: str | None = None, max_steps: int = 100,
-                 render_mode: str | None = None, steps: int | None = None, temperature: float = 1.0):
+                 render_mode: str | None = None, steps: int | None = None, temperature: float | None = None):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode={render_mode!r}: use None or 'rgb_array'")
         self.model = fn.as_model(model)

@@ -26,7 +26,7 @@ class WorldSimVectorEnv(VectorEnv):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20, "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int, model="default", task=None, prompt: str | None = None, max_steps: int = 100,
-                 render_mode: str | None = None, steps: int | None = None, temperature: float = 1.0):
+                 render_mode: str | None = None, steps: int | None = None, temperature: float | None = None):
         self.num_envs = checks.check_batch_size(num_envs)
         if self.num_envs is None:
             raise ValueError("num_envs=None: use an integer >= 1")

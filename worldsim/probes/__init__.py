@@ -24,7 +24,7 @@ from worldsim.probes.laws import conservation, law_fit
 from worldsim.probes.measures import ERRORS, measure
 from worldsim.probes.motion import position_error, velocity_error
 from worldsim.probes.pixels import mse, pixel_measures, psnr, ssim
-from worldsim.probes.predictor import ModelUnavailableError, Predictor, from_model, register_adapter
+from worldsim.probes.predictor import Predictor, from_model, register_adapter
 from worldsim.probes.report import Report
 from worldsim.probes.suite import Suite
 from worldsim.probes.tracker import Tracks, floor_error, objects, track
@@ -40,5 +40,4 @@ __all__ = [
     "ridge_probe", "ProbeResult", "r2_score", "velocity_features", "as_rows",
     "pairwise_accuracy", "auroc", "voe_scores",
     "evaluate", "Suite", "Report", "Predictor", "CopyLast", "ConstantVelocity", "from_model", "register_adapter",
-    "ModelUnavailableError",
 ]

@@ -7,8 +7,8 @@ Optional capabilities, checked with hasattr, unlock more measures (EVAL.md 7-9):
     surprise(frames, actions, key) -> float (B, T)          per-frame prediction error   (violation of expectation)
     latents(frames) -> (B, T, ...)                          per-frame features           (latent linear probes)
 
-The trained model joins through an adapter: `register_adapter(fn)` with fn(spec) -> Predictor, and
-`from_model(spec)` ("default" or a checkpoint path) calls it. The baselines are predictors too
+`from_model(spec)` ("default" or a checkpoint path) loads the world model and wraps it in a ModelPredictor
+(model_predictor.py); `register_adapter(fn)` with fn(spec) -> Predictor replaces that (tests, other models). The baselines are predictors too
 (baseline_predictors.py), so every column of a report runs through the same code.
 """
 
@@ -31,10 +31,6 @@ class Predictor(Protocol):
         ...
 
 
-class ModelUnavailableError(ValueError):
-    """No adapter turns a model spec into a Predictor yet."""
-
-
 _ADAPTER: list[Callable] = []  # at most one: fn(spec) -> Predictor
 
 
@@ -46,14 +42,13 @@ def register_adapter(fn: Callable | None) -> None:
 
 
 def from_model(spec: str) -> Predictor:
-    """The Predictor for a trained model: "default" (the shipped one) or a checkpoint path."""
-    if not _ADAPTER:
-        raise ModelUnavailableError(
-            f"cannot evaluate model {spec!r}: the trained dynamics model is not available yet (no adapter is "
-            "registered with worldsim.probes.predictor.register_adapter). Evaluate a baseline instead: "
-            "copy_last or constant_velocity"
-        )
-    return check_predictor(_ADAPTER[0](spec))
+    """The Predictor for a trained model: "default" (the shipped one) or a checkpoint path (see ws.load)."""
+    if _ADAPTER:
+        return check_predictor(_ADAPTER[0](spec))
+    from worldsim.probes.model_predictor import ModelPredictor
+    from worldsim.sim import load
+
+    return check_predictor(ModelPredictor(load(spec)))
 
 
 def resolve(spec, resolution: int = 64) -> Predictor:

@@ -33,42 +33,46 @@ def _temp(temperature) -> jax.Array:
     return jnp.asarray(temperature, jnp.float32)
 
 
-@functools.partial(jax.jit, static_argnums=(6, 7))
-def _init(model, key, prompt, frames, actions, temperature, rank, steps):
+@functools.partial(jax.jit, static_argnums=(6, 7, 8))
+def _init(model, key, prompt, frames, actions, temperature, rank, steps, reproject):
     TRACES["init"] += 1
 
     def one(k, p, f, a):
-        return core.init(model, k, p, f, a, steps=steps, temperature=temperature)
+        return core.init(model, k, p, f, a, steps=steps, temperature=temperature, reproject=reproject)
 
     return vmap_n(one, rank, (0, 0, 0, 0))(key, prompt, frames, actions)
 
 
-def init(model, key, prompt, frames, actions, temperature=1.0, *, rank: int = 0, steps: int | None = None):
+def init(model, key, prompt, frames, actions, temperature=1.0, *, rank: int = 0, steps: int | None = None,
+         reproject: bool = False):
     """core.init; with rank 1, key/prompt/frames/actions carry a leading batch axis (prompt as (bytes, mask))."""
-    return _init(model, key, prompt, frames, actions, _temp(temperature), rank, steps)
+    return _init(model, key, prompt, frames, actions, _temp(temperature), rank, steps, bool(reproject))
 
 
-@functools.partial(jax.jit, static_argnums=(5, 6, 7, 8, 9))
-def _step(model, state, action, key, temperature, rank, decode, steps, terminal_fn, scan):
+@functools.partial(jax.jit, static_argnums=(5, 6, 7, 8, 9, 10))
+def _step(model, state, action, key, temperature, rank, decode, steps, terminal_fn, scan, reproject):
     TRACES["rollout" if scan else "step"] += 1
     fn = core.rollout if scan else core.step
 
     def one(s, a):
-        return fn(model, s, a, key, decode=decode, steps=steps, temperature=temperature, terminal_fn=terminal_fn)
+        return fn(model, s, a, key, decode=decode, steps=steps, temperature=temperature, reproject=reproject,
+                  terminal_fn=terminal_fn)
 
     return vmap_n(one, rank, (0, 0))(state, action)
 
 
 def step(model, state, action, key, temperature=1.0, *, rank: int = 0, decode: bool = True,
-         steps: int | None = None, terminal_fn=None):
+         steps: int | None = None, terminal_fn=None, reproject: bool = False):
     """core.step over a state with `rank` batch axes; action (*batch, A); one key."""
-    return _step(model, state, action, key, _temp(temperature), rank, bool(decode), steps, terminal_fn, False)
+    return _step(model, state, action, key, _temp(temperature), rank, bool(decode), steps, terminal_fn, False,
+                 bool(reproject))
 
 
 def rollout(model, state, actions, key, temperature=1.0, *, rank: int = 0, decode: bool = True,
-            steps: int | None = None, terminal_fn=None):
+            steps: int | None = None, terminal_fn=None, reproject: bool = False):
     """core.rollout over a state with `rank` batch axes; actions (*batch, T, A); one key."""
-    return _step(model, state, actions, key, _temp(temperature), rank, bool(decode), steps, terminal_fn, True)
+    return _step(model, state, actions, key, _temp(temperature), rank, bool(decode), steps, terminal_fn, True,
+                 bool(reproject))
 
 
 @functools.partial(jax.jit, static_argnums=(2,))

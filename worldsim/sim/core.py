@@ -54,8 +54,19 @@ def _peek(params: WorldModel, cache, z) -> jax.Array:
     return h[0]
 
 
+def _reproject(params: WorldModel, prev, z) -> jax.Array:
+    """Decode the new latent z (1, g, g, D) and encode it again after prev (the previous latent (g, g, D), or None
+    for a first frame): the latent real frames would make, which stops small errors compounding over a rollout."""
+    tok = params.tokenizer
+    new = tok.decode(z[None])[0]  # (1, H, W, 3) uint8
+    if prev is None:
+        return tok.encode(new[None])[0]
+    frames = jnp.concatenate([tok.decode(prev[None, None])[0], new])  # (2, H, W, 3)
+    return tok.encode(frames[None])[0, 1:]
+
+
 def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, text_emb=None,
-         steps: int | None = None, temperature: float = 1.0) -> SimState:
+         steps: int | None = None, temperature: float = 1.0, reproject: bool = False) -> SimState:
     """A new episode from a text prompt and/or initial frames.
 
     prompt: a str (outside jit), or (bytes (L,), mask (L,)) from encode_prompts, or None (no text);
@@ -69,6 +80,8 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
     h, cache = dyn.prefill(dyn.init_cache(1), text_emb=emb[None])
     if frames is None:
         z = dyn.sample_frame(h, key, steps, temperature)  # (1, g, g, D)
+        if reproject:
+            z = _reproject(params, None, z)
     else:
         frames = jnp.asarray(frames)
         if frames.dtype != jnp.uint8 or frames.ndim != 4:
@@ -106,10 +119,11 @@ def _select(pred, a, b):
 
 
 def step(params: WorldModel, state: SimState, action, key, *, decode: bool = True, steps: int | None = None,
-         temperature: float = 1.0, terminal_fn: TerminalFn | None = None) -> tuple[SimState, StepOutput]:
-    """Apply action (A,) for one frame. decode=False skips the tokenizer (frames=None): cheap for planning.
-    steps / temperature: flow sampling Euler steps (None = the model's default) and noise scale (0 = the mean
-    flow). terminal_fn(readout) -> bool marks the new state terminal. A terminal state is absorbing: stepping it
+         temperature: float = 1.0, reproject: bool = False,
+         terminal_fn: TerminalFn | None = None) -> tuple[SimState, StepOutput]:
+    """Apply action (A,) for one frame. decode=False skips decoding the output frame (frames=None): cheap for
+    planning. steps / temperature: flow sampling Euler steps (None = the model's default) and noise scale (0 = the
+    mean flow); reproject: see worldsim.sim.model.Sampling. terminal_fn(readout) -> bool marks the new state terminal. A terminal state is absorbing: stepping it
     returns it unchanged with out.valid False."""
     dyn = params.dynamics
     a = jnp.asarray(action, jnp.float32)
@@ -117,6 +131,8 @@ def step(params: WorldModel, state: SimState, action, key, *, decode: bool = Tru
         raise ValueError(f"action must have shape ({params.action_dim},), got {a.shape}")
     h, cache = dyn.step(state.cache, state.latent[None], a[None])
     z = dyn.sample_frame(h, step_key(key, state.t, state.branch), steps, temperature)  # (1, g, g, D)
+    if reproject:
+        z = _reproject(params, state.latent, z)
     new = state._replace(cache=cache, hidden=_peek(params, cache, z), latent=z[0], t=state.t + 1)
     if terminal_fn is not None:
         if not params.has_state_head:
@@ -132,7 +148,7 @@ def step(params: WorldModel, state: SimState, action, key, *, decode: bool = Tru
 def rollout(params: WorldModel, state: SimState, actions, key, *, decode: bool = True, **kw) -> tuple[
         SimState, StepOutput]:
     """lax.scan of step over actions (T, A) with one key (step t uses step_key(key, t, branch)). Outputs are
-    stacked along a leading T axis. kw: steps, temperature, terminal_fn."""
+    stacked along a leading T axis. kw: steps, temperature, reproject, terminal_fn."""
     return jax.lax.scan(lambda s, a: step(params, s, a, key, decode=decode, **kw), state, jnp.asarray(actions))
 
 

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from worldsim.dynamics import load as dyn_load
-from worldsim.sim.model import WorldModel, check_pair
+from worldsim.sim.model import Sampling, WorldModel, check_pair
 from worldsim.tokenizer import load as tok_load
 
 TRAIN_HINT = "train one with `worldsim train dynamics --workdir WORKDIR` and pass WORKDIR/model"
@@ -72,7 +72,7 @@ def load(name_or_path: str | Path = "default") -> WorldModel:
             )
         # The shipped pair is always the shipped tokenizer (the recorded path may name the trainer's machine).
         tokenizer = _tokenizer_for(dyn_load.DEFAULT, dyn_load.read_meta(dyn_load.DEFAULT), tok_load.DEFAULT)
-        return _pair(tokenizer, dyn_load.load(dyn_load.DEFAULT), "default")
+        return _pair(tokenizer, dyn_load.load(dyn_load.DEFAULT), "default", dyn_load.DEFAULT)
     directory = Path(name_or_path)
     if not directory.exists():
         raise FileNotFoundError(f"no world model at {directory}: the path does not exist (pass 'default' or a "
@@ -83,11 +83,12 @@ def load(name_or_path: str | Path = "default") -> WorldModel:
         if _kind(directory / "tokenizer") != tok_load.KIND:
             raise FileNotFoundError(f"{directory}/dynamics is there but {directory}/tokenizer is not a tokenizer "
                                     "export: copy the tokenizer the dynamics was trained on to DIR/tokenizer")
-        return _pair(tok_load.load(directory / "tokenizer"), dyn_load.load(directory / "dynamics"), str(directory))
+        return _pair(tok_load.load(directory / "tokenizer"), dyn_load.load(directory / "dynamics"), str(directory),
+                     directory / "dynamics")
     kind = _kind(directory)
     if kind == dyn_load.KIND:
         tokenizer = _tokenizer_for(directory, dyn_load.read_meta(directory))
-        return _pair(tokenizer, dyn_load.load(directory), str(directory))
+        return _pair(tokenizer, dyn_load.load(directory), str(directory), directory)
     if kind == tok_load.KIND:
         raise ValueError(f"{directory} holds a tokenizer only, not a world model: load it with "
                          "worldsim.tokenizer.load, or pass a dynamics export trained on it")
@@ -100,14 +101,16 @@ def load(name_or_path: str | Path = "default") -> WorldModel:
                      f"{TRAIN_HINT}")
 
 
-def _pair(tokenizer, dynamics, source: str) -> WorldModel:
+def _pair(tokenizer, dynamics, source: str, dyn_dir: Path) -> WorldModel:
     check_pair(tokenizer.config, dynamics.config, f"{source}: ")
-    return WorldModel(tokenizer, dynamics, source=source)
+    sampling = Sampling.from_dict(dyn_load.read_meta(dyn_dir).get("sampling"))  # recorded with the export
+    return WorldModel(tokenizer, dynamics, source=source, sampling=sampling)
 
 
 def export(model: WorldModel, directory: str | Path) -> Path:
     """Write a bundle that `load(directory)` reads back: DIR/tokenizer and DIR/dynamics exports."""
     directory = Path(directory)
     tok_load.export(model.tokenizer, directory / "tokenizer")
-    dyn_load.export(model.dynamics, directory / "dynamics", {"tokenizer": {"path": "../tokenizer"}})
+    sampling = {"temperature": model.sampling.temperature, "reproject": model.sampling.reproject}
+    dyn_load.export(model.dynamics, directory / "dynamics", {"tokenizer": {"path": "../tokenizer"}, "sampling": sampling})
     return directory

@@ -3,6 +3,8 @@ know about them (frame size, action size, prompt length)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,15 +24,35 @@ def check_pair(tok_cfg: TokenizerConfig, dyn_cfg: DynamicsConfig, where: str = "
         )
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How a model is best sampled (measured per model; experiments/default/results.md for the default), used by
+    Simulator and the evaluation adapter unless overridden.
+
+    temperature: scale of the flow's starting noise (0 = the mean flow). reproject: decode each new latent frame
+    and encode it again with the previous frame (the tokenizer's whole temporal context), pulling drifting latents
+    back onto the ones real frames make; costs one decode + encode per step, also with decode=False."""
+
+    temperature: float = 1.0
+    reproject: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Sampling":
+        d = d or {}
+        return cls(temperature=float(d.get("temperature", 1.0)), reproject=bool(d.get("reproject", False)))
+
+
 class WorldModel(nnx.Module):
     """tokenizer (frames <-> latents) + dynamics (latents forward in time). An nnx Module, hence a pytree: pass
     it straight to jax.jit / jax.vmap(in_axes=None) / lax.scan closures, as the pure core in worldsim.sim does."""
 
-    def __init__(self, tokenizer: Tokenizer, dynamics: DynamicsModel, source: str = "memory"):
+    def __init__(self, tokenizer: Tokenizer, dynamics: DynamicsModel, source: str = "memory",
+                 sampling: Sampling | None = None):
         check_pair(tokenizer.config, dynamics.config)
         self.tokenizer = tokenizer
         self.dynamics = dynamics
         self.source = source  # where it was loaded from ("default", a path, or "random"); static metadata
+        self.sampling = sampling or Sampling()  # recommended sampling settings; static metadata
 
     @property
     def resolution(self) -> int:

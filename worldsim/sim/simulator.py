@@ -24,29 +24,37 @@ class Simulator:
     """Simulator(model, batch_size=None): reset makes one episode (batch_size=None) or a batch of independent
     episodes; step / rollout / render / readout take a state of any batch shape (e.g. from ws.fork).
 
-    steps / temperature: flow sampling settings (None = the model's default Euler steps). terminal_fn(readout)
+    steps / temperature / reproject: sampling settings (None = the model's own: Euler steps from its config,
+    temperature and reprojection from model.sampling, see worldsim.sim.model.Sampling). terminal_fn(readout)
     -> bool ends an episode (states then absorb further steps; stepping one whose every episode ended is an error).
     """
 
     def __init__(self, model: WorldModel, batch_size: int | None = None, *, steps: int | None = None,
-                 temperature: float = 1.0, terminal_fn: core.TerminalFn | None = None):
+                 temperature: float | None = None, reproject: bool | None = None,
+                 terminal_fn: core.TerminalFn | None = None):
         if not isinstance(model, WorldModel):
             raise TypeError(f"Simulator needs a WorldModel, got {type(model).__name__}: make one with "
                             "ws.load('default') or ws.load(path)")
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise ValueError(f"steps={steps!r}: use None (the model's default) or an integer >= 1")
-        if not (isinstance(temperature, (int, float)) and 0.0 <= temperature < float("inf")):
+        temperature = model.sampling.temperature if temperature is None else temperature
+        reproject = model.sampling.reproject if reproject is None else reproject
+        if isinstance(temperature, bool) or not (isinstance(temperature, (int, float))
+                                                 and 0.0 <= temperature < float("inf")):
             raise ValueError(f"temperature={temperature!r}: use a finite number >= 0 (0 = the mean flow)")
+        if not isinstance(reproject, bool):
+            raise ValueError(f"reproject={reproject!r}: use True, False or None (the model's own setting)")
         self.model = model
         self.batch_size = checks.check_batch_size(batch_size)
         self.steps, self.temperature, self.terminal_fn = steps, float(temperature), terminal_fn
+        self.reproject = reproject
         self._template = jax.eval_shape(lambda: core.init(model, jax.random.key(0)))
 
     def __repr__(self) -> str:
         return f"Simulator({self.model.source!r}, batch_size={self.batch_size})"
 
     def _kw(self) -> dict:
-        return dict(steps=self.steps, terminal_fn=self.terminal_fn)
+        return dict(steps=self.steps, terminal_fn=self.terminal_fn, reproject=self.reproject)
 
     # ----- the API -----
 
@@ -62,10 +70,11 @@ class Simulator:
             lead = frames.shape[:-4] + (frames.shape[-4] - 1,)
             actions = checks.check_actions(actions, lead, m.action_dim, "actions (between initial frames)")
         if b is None:
-            return compiled.init(m, key, text, frames, actions, self.temperature, steps=self.steps)
+            return compiled.init(m, key, text, frames, actions, self.temperature, steps=self.steps,
+                                 reproject=self.reproject)
         # A batch: independent episodes (own keys, own fork lineage, so one step key samples each differently).
         state = compiled.init(m, jax.random.split(key, b), text, frames, actions, self.temperature, rank=1,
-                              steps=self.steps)
+                              steps=self.steps, reproject=self.reproject)
         return state._replace(branch=core.branch_ids(jnp.zeros((), jnp.uint32), b))
 
     def _check_live(self, state) -> tuple[int, ...]:
