@@ -69,7 +69,7 @@ def test_demo_writes_the_files_it_prints(capsys, tmp_path):
     printed = [Path(line.split("wrote ", 1)[1]) for line in out.splitlines() if "wrote " in line]
     assert sorted(printed) == sorted((tmp_path / "demo").iterdir())
     assert {p.suffix for p in printed} == {".mp4", ".gif", ".png"} and len(printed) == 12
-    assert any("occluder" in p.name for p in printed)
+    assert {p.name.split(".")[0].removesuffix("_sheet") for p in printed} == {"text", "bouncing_balls", "gravity", "push"}
     for p in printed:
         if p.suffix == ".png":
             import mediapy
@@ -77,7 +77,15 @@ def test_demo_writes_the_files_it_prints(capsys, tmp_path):
             assert mediapy.read_image(p).shape[-1] == 3
         else:
             assert ws.io.read_video(p).shape[1] == 64
-    assert "clip 0:" in out
+    from worldsim.demo import PROMPTS
+
+    assert all(p in out for p in PROMPTS) and "model: default" in out
+    report = out.split("Physics report", 1)[1].splitlines()
+    rows = {line.split()[0]: line.split() for line in report if line.strip().startswith(("bouncing", "gravity", "push"))}
+    assert set(rows) == {"bouncing_balls", "gravity", "push"}
+    for cells in rows.values():  # model, copy-last, constant velocity, floor, score: numbers; the floor is smallest
+        model, copy, cv, floor = (float(x) for x in cells[1:5])
+        assert 0 <= floor < min(model, copy, cv)
 
 
 @pytest.mark.parametrize(

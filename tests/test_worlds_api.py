@@ -125,3 +125,14 @@ def test_gravity_flip_makes_the_ball_rise_against_gravity():
 def test_bad_input_gets_a_clear_error(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_play_reproduces_a_sampled_clip_from_its_start_and_actions():
+    world = ws.worlds.make("push", resolution=32, num_frames=12)
+    ep = world.sample(jax.random.key(4), 2)
+    start = jax.tree.map(lambda x: x[:, 0], ep.states)
+    again = world.play(start, np.asarray(ep.actions))
+    np.testing.assert_allclose(np.asarray(again.states.pos), np.asarray(ep.states.pos), atol=1e-5)
+    assert again.captions == ep.captions and np.asarray(again.frames).shape == np.asarray(ep.frames).shape
+    with pytest.raises(ValueError, match="actions must have shape"):
+        world.play(start, np.zeros((2, 5, 2), np.float32))

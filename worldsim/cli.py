@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(run=cmd_worlds_sample)
 
     demo = commands.add_parser(
-        "demo", help="write sample videos and contact sheets of every world (< 1 minute)",
+        "demo", help="run the shipped model: text, continuation and push clips plus a physics report (~1 minute)",
         description="Render a few clips of every world (and one with an occluder) to an .mp4, a .gif and a PNG\n"
                     "contact sheet with tracked trajectories each, and print their captions.",
         formatter_class=fmt,

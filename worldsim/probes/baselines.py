@@ -123,5 +123,6 @@ def baseline_measures(world, episode, c: int, **kwargs) -> dict[str, dict]:
     }
     out = {name: measure(p, f, s, c, episode.dt, **kwargs) for name, p in preds.items()}
     for m in out.values():
-        m.update({f"score_{k}": normalised_score(m[k], out["copy_last"][k], out["oracle"][k]) for k in ERRORS})
+        m.update({f"score_{k}": normalised_score(m[k], out["copy_last"][k], out["oracle"][k]) for k in ERRORS
+                  if k in m})  # pixel errors are absent with pixels=False
     return out

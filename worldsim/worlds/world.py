@@ -111,6 +111,20 @@ class World:
             raise ValueError("actions contain NaN or inf: pass finite values (they are clipped to [-1, 1])")
         return _compiled(self.config)["step"](states, actions)
 
+    def play(self, states: BallState, actions) -> Episode:
+        """The clip that initial states (B, K, ...) make under given actions (B, T, A) (zeros of shape (B, T, 0) or
+        None for passive worlds with T = num_frames): frame 0 is `states`, frame t + 1 follows actions[:, t]."""
+        b, t = states.pos.shape[0], self.config.num_frames
+        actions = np.zeros((b, t, self.action_dim), np.float32) if actions is None else np.asarray(actions, np.float32)
+        if actions.shape != (b, t, self.action_dim):
+            raise ValueError(f"actions must have shape {(b, t, self.action_dim)} (batch, num_frames, action_dim), "
+                             f"got {actions.shape}")
+        seq = [states]
+        for i in range(t - 1):
+            seq.append(self.step(seq[-1], actions[:, i]))
+        stacked = jax.tree.map(lambda *xs: jnp.stack(xs, axis=1), *seq)  # (B, T, K, ...)
+        return self._episode(self.render(stacked), stacked, jnp.asarray(actions))
+
     # --- whole clips ---
     def sample(self, key, batch_size: int = 1) -> Episode:
         """`batch_size` random clips: frames, exact states, actions (random policy in push), captions, facts."""
