@@ -125,6 +125,12 @@ def cmd_eval(args) -> None:
         print(f"warning: {warning}")
 
 
+def cmd_bench(args) -> None:
+    from worldsim.bench import run_bench
+
+    run_bench(args.model, out=args.out, quick=args.quick)
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
@@ -201,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "quick: one world, a few clips (about 10 s); standard: every world and OOD split (minutes).",
         epilog="examples:\n  worldsim eval --model copy_last --suite quick --out eval/copy_last\n"
                "  worldsim eval --model constant_velocity --suite standard --out eval/cv\n"
-               "  worldsim eval --model default --out eval/default   # once the trained model is wired in",
+               "  worldsim eval --model default --out eval/default",
     )
     evaluate.add_argument("--model", default="default", metavar="MODEL",
                           help="copy_last, constant_velocity, default (the shipped model) or a checkpoint PATH "
@@ -212,6 +218,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=_seed, default=0,
                           help="which held-out clips: seed N draws from the evaluation seeds (default 0)")
     evaluate.set_defaults(run=cmd_eval)
+
+    bench = commands.add_parser(
+        "bench", formatter_class=fmt, help="performance figures (cached step, batching, training FLOP/s, latency)",
+        description="Measure the simulator's performance figures, each a ratio taken in one run (the machine may be\n"
+                    "shared): P1 cached step vs whole-context recompute at context 32, P2 step time at t=512 vs t=16,\n"
+                    "P3/P4 rollout and training FLOP/s vs a large f32 matmul, first-step latency cold and warm,\n"
+                    "world generation vs pymunk. Prints a table against the goals and writes JSON.",
+        epilog="examples:\n  worldsim bench --out experiments/bench/bench.json\n  worldsim bench --quick",
+    )
+    bench.add_argument("--model", default="default", metavar="MODEL", help="default (shipped) or a model PATH")
+    bench.add_argument("--out", default=None, help="JSON file to write (default: print only)")
+    bench.add_argument("--quick", action="store_true", help="small sizes, no latency probe (a smoke run)")
+    bench.set_defaults(run=cmd_bench)
     return parser
 
 

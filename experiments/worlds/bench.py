@@ -17,46 +17,11 @@ import argparse
 import json
 import os
 import platform
-import time
 
 import jax
 import numpy as np
 
-
-def time_worldsim(world, batch: int, reps: int, seed: int):
-    """Best seconds of world.sample(key, batch) over `reps` calls after a warm-up call; returns (seconds, episode)."""
-    ep = world.sample(jax.random.key(seed), batch)  # compile
-    jax.block_until_ready(ep.frames)
-    times = []
-    for i in range(reps):
-        t0 = time.perf_counter()
-        ep = world.sample(jax.random.key(seed + 1 + i), batch)
-        jax.block_until_ready(ep.frames)
-        times.append(time.perf_counter() - t0)
-    return min(times), ep
-
-
-def time_pymunk(world, states, clips: int, substeps: int):
-    """One timed pass of pymunk physics + numpy render over the first `clips` clips of `states` (leaves (B, T, ...)).
-
-    Returns (physics seconds, render seconds, per-clip max distance from worldsim's trajectory in pixels)."""
-    from worldsim.worlds import reference
-
-    cfg = world.config
-    t_phys = t_render = 0.0
-    errs = []
-    for b in range(clips):
-        s0 = jax.tree.map(lambda x: x[b, 0], states)
-        t0 = time.perf_counter()
-        pos, _ = reference.simulate_pymunk(s0, cfg.num_frames, cfg.dt, cfg.gravity, cfg.restitution, substeps=substeps)
-        t1 = time.perf_counter()
-        frames = reference.render_numpy(pos, s0.radius, s0.colour, s0.present, cfg.resolution, cfg.occluder)
-        t_render += time.perf_counter() - t1
-        t_phys += t1 - t0
-        assert frames.shape == (cfg.num_frames, cfg.resolution, cfg.resolution, 3)
-        gap = np.linalg.norm(pos - states.pos[b], axis=-1)[:, states.present[b, 0]]  # (T, present balls)
-        errs.append(float(gap.max()) * cfg.resolution)
-    return t_phys, t_render, errs
+from worldsim.bench.worldgen import time_pymunk, time_worldsim
 
 
 def main(argv=None):

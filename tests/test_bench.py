@@ -1,0 +1,33 @@
+"""`worldsim bench`'s figures on the tiny random model: they run, compare like with like, and report sane ratios.
+(The figures themselves are measured by `worldsim bench`, not asserted here: timings are not tests.)"""
+
+import jax
+import numpy as np
+from simtools import tiny_model
+
+from worldsim.bench import figures, timing
+from worldsim.bench.run import GOALS, table
+
+
+def test_cache_and_recompute_samplers_make_the_same_frame():
+    r = figures.cache_speedup(tiny_model(), context=6, reps=1)
+    assert r["max_output_diff"] < 1e-4  # P1 compares the same computation, cached and recomputed
+    assert r["cached_ms"] > 0 and r["recompute_ms"] > 0
+
+
+def test_flops_counts_a_matmul():
+    a = jax.numpy.ones((64, 32))
+    n = timing.flops(jax.jit(lambda x, y: x @ y), a, a.T)
+    assert n == 2 * 64 * 32 * 64
+
+
+def test_rate_figures_and_table():
+    m = tiny_model()
+    p2 = figures.step_flatness(m, early=2, late=8, reps=1)
+    p3 = figures.rollout_rate(m, batch=2, reps=1)
+    assert p3["flops"] > 0 and np.isfinite(p3["flop_per_s"])
+    res = {"P1": figures.cache_speedup(m, context=4, reps=1), "P2": p2, "P3": {**p3, "ratio": 0.5},
+           "P4": {**p3, "ratio": 0.1}, "worlds": {"ratio": None}, "matmul_flop_per_s": 1e9}
+    text = table(res)
+    assert "| P3 |" in text and "50.0%" in text and "| P4 |" in text and "10.0%" in text
+    assert set(GOALS) >= {"P1", "P2", "P3", "P4", "latency", "worlds"}
