@@ -8,20 +8,12 @@ import numpy as np
 import pytest
 
 import worldsim as ws
-from worldsim.cli import main
+from clitools import run
 from worldsim.export import sample_chunks
 
 SMALL = ["--resolution", "32", "--frames", "8"]  # the config test_io uses too: compiled once per session
 
 
-def run(capsys, *argv):
-    """(exit code, stdout, stderr) of `worldsim argv...`."""
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_worlds_list_names_every_world_with_splits(capsys):

@@ -5,18 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from worldsim.cli import main
+from clitools import run
 from worldsim.probes import Report
 
 
-def run(capsys, *argv):
-    """(exit code, stdout, stderr) of `worldsim argv...`."""
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.mark.parametrize("model, column", [("copy_last", "copy_last"), ("constant_velocity", "cv_tracked")])

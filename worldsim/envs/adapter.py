@@ -12,6 +12,24 @@ from worldsim.envs import functional as fn
 from worldsim.sim import compiled, core
 
 
+def configure(owner, model, task, prompt, max_steps: int, render_mode, steps, temperature):
+    """The set-up the stateful adapters share: owner.model / env / prompt / render_mode / _params; returns the
+    single observation and action spaces."""
+    from gymnasium import spaces
+
+    from worldsim.envs.tasks import ReachGoal
+
+    if render_mode not in (None, "rgb_array"):
+        raise ValueError(f"render_mode={render_mode!r}: use None or 'rgb_array'")
+    owner.model = fn.as_model(model)
+    owner.env = fn.FunctionalEnv(task=ReachGoal() if task is None else task, max_steps=max_steps, steps=steps,
+                                 temperature=temperature)
+    owner.prompt, owner.render_mode = prompt, render_mode
+    owner._params = fn.env_params(owner.model, prompt)
+    r, a = owner.model.resolution, owner.model.action_dim
+    return spaces.Box(0, 255, (r, r, 3), np.uint8), spaces.Box(-1.0, 1.0, (a,), np.float32)
+
+
 def reset(env: fn.FunctionalEnv, params: fn.EnvParams, key, batch: int | None = None):
     """-> (obs, state); with batch, `batch` episodes from keys split off key."""
     m = params.model

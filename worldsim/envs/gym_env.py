@@ -14,10 +14,8 @@ from __future__ import annotations
 import gymnasium as gym
 import jax
 import numpy as np
-from gymnasium import spaces
 
 from worldsim.envs import adapter, functional as fn
-from worldsim.envs.tasks import ReachGoal
 from worldsim.sim import checks, compiled
 
 OPTIONS = ("prompt", "frames", "frame_actions")
@@ -35,16 +33,8 @@ class WorldSimEnv(gym.Env):
 
     def __init__(self, model="default", task=None, prompt: str | None = None, max_steps: int = 100,
                  render_mode: str | None = None, steps: int | None = None, temperature: float | None = None):
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode={render_mode!r}: use None or 'rgb_array'")
-        self.model = fn.as_model(model)
-        self.env = fn.FunctionalEnv(task=ReachGoal() if task is None else task, max_steps=max_steps, steps=steps,
-                                    temperature=temperature)
-        self.prompt, self.render_mode = prompt, render_mode
-        r, a = self.model.resolution, self.model.action_dim
-        self.observation_space = spaces.Box(0, 255, (r, r, 3), np.uint8)
-        self.action_space = spaces.Box(-1.0, 1.0, (a,), np.float32)
-        self._params = fn.env_params(self.model, prompt)
+        self.observation_space, self.action_space = adapter.configure(
+            self, model, task, prompt, max_steps, render_mode, steps, temperature)
         self._state = None
         self._key = None
 

@@ -12,13 +12,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from worldsim.envs import adapter, functional as fn
 from worldsim.envs.gym_env import OPTIONS
-from worldsim.envs.tasks import ReachGoal
 from worldsim.sim import checks, compiled
 
 
@@ -30,18 +28,10 @@ class WorldSimVectorEnv(VectorEnv):
         self.num_envs = checks.check_batch_size(num_envs)
         if self.num_envs is None:
             raise ValueError("num_envs=None: use an integer >= 1")
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode={render_mode!r}: use None or 'rgb_array'")
-        self.model = fn.as_model(model)
-        self.env = fn.FunctionalEnv(task=ReachGoal() if task is None else task, max_steps=max_steps, steps=steps,
-                                    temperature=temperature)
-        self.prompt, self.render_mode = prompt, render_mode
-        r, a = self.model.resolution, self.model.action_dim
-        self.single_observation_space = spaces.Box(0, 255, (r, r, 3), np.uint8)
-        self.single_action_space = spaces.Box(-1.0, 1.0, (a,), np.float32)
+        self.single_observation_space, self.single_action_space = adapter.configure(
+            self, model, task, prompt, max_steps, render_mode, steps, temperature)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._params = fn.env_params(self.model, prompt)
         self._states = None
         self._reset_next = np.zeros(self.num_envs, bool)
 
