@@ -2,6 +2,7 @@
 
     python scale_worker.py meshes ROOT                 # 8 devices: tiny dynamics on 1 device, 4x2, 8x1; checkpoints
                                                         # of the first two restored onto 4x2
+    python scale_worker.py tokenizer ROOT              # 4 devices: the tiny tokenizer on 1 device and on 2x2
     python scale_worker.py process ROOT PORT ID COUNT  # one of COUNT processes (2 devices each) training together
 """
 
@@ -88,6 +89,22 @@ def meshes(root: Path) -> None:
         (root / name / "restored_layout.json").write_text(json.dumps(layouts))
 
 
+def tokenizer(root: Path) -> None:
+    import dataclasses
+
+    import jax
+    from flax import nnx
+
+    from worldsim.train.mesh import make_mesh
+    from worldsim.train.tokenizer import TokenizerTrainConfig, train
+
+    assert jax.device_count() == 4, jax.devices()
+    cfg = dataclasses.replace(TokenizerTrainConfig.tiny(), steps=3, log_every=1, save_every=3)  # 2 worlds x 2 clips
+    for name, mesh in (("one", make_mesh("data=1", devices=jax.devices()[:1])), ("2x2", "data=2,fsdp=2")):
+        model = train(cfg, root / "tokenizer_runs" / name, quiet=True, mesh=mesh)
+        (root / "tokenizer_runs" / name / "layout.json").write_text(json.dumps(layout(nnx.state(model, nnx.Param))))
+
+
 def process(root: Path, port: int, pid: int, count: int) -> None:
     import jax
     from flax import nnx
@@ -107,6 +124,8 @@ if __name__ == "__main__":
     command, root = sys.argv[1], Path(sys.argv[2])
     if command == "meshes":
         meshes(root)
+    elif command == "tokenizer":
+        tokenizer(root)
     elif command == "process":
         process(root, *map(int, sys.argv[3:6]))
     else:

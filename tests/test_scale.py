@@ -1,8 +1,8 @@
-"""Multi-device and multi-process training: the mesh rules, 8 fake devices (4x2 and 8x1) against one device, two
-processes training together, checkpoints moving between meshes, and the --mesh / multi-process CLI errors.
+"""Multi-device and multi-process training: the mesh rules, 8 fake devices (4x2 and 8x1) against one device (and the
+tokenizer on 2x2), two processes training together, checkpoints moving between meshes, the CLI errors.
 
 Runs on fake devices live in subprocesses (tests/scale_worker.py): XLA_FLAGS and jax.distributed must be set before
-jax starts. Their XLA is told to optimise less: compiling the tiny step then takes ~5 s instead of ~18 s on two
+jax starts. Their XLA is told to optimise less: compiling the tiny step then takes ~3 s instead of ~18 s on two busy
 CPU cores, and every comparison is between runs compiled alike."""
 
 import json
@@ -24,7 +24,7 @@ import scale_worker
 from worldsim.cli import main as cli_main
 from worldsim.dynamics.load import load as load_dynamics
 from worldsim.tokenizer import Tokenizer, TokenizerConfig
-from worldsim.tokenizer.load import export as export_tokenizer
+from worldsim.tokenizer.load import export as export_tokenizer, load as load_tokenizer
 from worldsim.train.mesh import check_batch, make_mesh, param_spec, parse_mesh
 
 WORKER = Path(scale_worker.__file__)
@@ -143,6 +143,19 @@ def test_meshes_train_like_one_device(mesh_runs):
     assert split > 0.8 * len(fsdp)
     for name, (spec, shard, shape) in json.loads((mesh_runs / "8x1" / "layout.json").read_text()).items():
         assert spec == str(P()) and shard == shape, name
+
+
+def test_tokenizer_on_a_mesh_trains_like_one_device(tmp_path):
+    run_workers(("tokenizer", tmp_path), devices=4)
+    runs = tmp_path / "tokenizer_runs"
+    want = [json.loads(x)["loss"] for x in (runs / "one" / "metrics.jsonl").read_text().splitlines()]
+    got = [json.loads(x)["loss"] for x in (runs / "2x2" / "metrics.jsonl").read_text().splitlines()]
+    assert len(want) == 3
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    assert_close(params(load_tokenizer(runs / "2x2" / "model")), params(load_tokenizer(runs / "one" / "model")))
+    for name, (spec, shard, shape) in json.loads((runs / "2x2" / "layout.json").read_text()).items():
+        want_spec = param_spec(tuple(shape), 2)
+        assert spec == str(want_spec) and np.prod(shard) * (1 if want_spec == P() else 2) == np.prod(shape), name
 
 
 # ----- two processes -----
