@@ -81,9 +81,33 @@ def cmd_demo(args) -> None:
     run_demo(args.out, seed=args.seed)
 
 
+def _with_batch(cfg, n: int):
+    """cfg with `n` clips per optimizer step. The tokenizer draws len(worlds) x clips_per_world world clips plus
+    video_clips from a video folder, so n must fit that shape."""
+    import dataclasses
+
+    if n < 1:
+        raise ValueError(f"--batch-size {n}: use a positive number of clips")
+    if hasattr(cfg, "batch_size"):
+        return dataclasses.replace(cfg, batch_size=n)
+    if not cfg.worlds:
+        return dataclasses.replace(cfg, video_clips=n)
+    videos = cfg.video_clips if cfg.video_folder else 0
+    per_world, rest = divmod(n - videos, len(cfg.worlds))
+    if rest or per_world < 1:
+        raise ValueError(f"--batch-size {n}: the tokenizer's batch is {len(cfg.worlds)} worlds x clips per world"
+                         + (f" + {videos} video clips" if videos else "")
+                         + f"; use {videos + len(cfg.worlds)}, {videos + 2 * len(cfg.worlds)}, ...")
+    return dataclasses.replace(cfg, clips_per_world=per_world)
+
+
 def cmd_train(args) -> None:
     import dataclasses
 
+    from worldsim.train import hosts
+
+    # Before anything touches a device: jax.distributed must start before the backends do.
+    hosts.initialize(args.coordinator, args.num_processes, args.process_id, auto=args.distributed)
     if args.component == "dynamics":
         from worldsim.train.dynamics import DynamicsTrainConfig as Config, fit_to_tokenizer, train
     else:
@@ -100,12 +124,15 @@ def cmd_train(args) -> None:
         cfg = dataclasses.replace(cfg, steps=args.steps)
     if args.video_folder:
         cfg = dataclasses.replace(cfg, video_folder=args.video_folder, worlds=() if args.videos_only else cfg.worlds)
+    if args.batch_size is not None:
+        cfg = _with_batch(cfg, args.batch_size)
     if args.component == "dynamics":
         if args.tokenizer is not None:
             cfg = dataclasses.replace(cfg, tokenizer=args.tokenizer)
         cfg = fit_to_tokenizer(cfg)  # the model's latent grid follows the tokenizer's
-    train(cfg, args.workdir)
-    print(f"trained {args.component} exported to {args.workdir}/model (logs: metrics.jsonl, tb/, videos/)")
+    train(cfg, args.workdir, mesh=args.mesh)
+    if hosts.is_main():
+        print(f"trained {args.component} exported to {args.workdir}/model (logs: metrics.jsonl, tb/, videos/)")
 
 
 def cmd_eval(args) -> None:
@@ -185,7 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  worldsim train tokenizer --preset small --workdir runs/tokenizer\n"
                "  worldsim train dynamics --preset small --workdir runs/dynamics --tokenizer runs/tokenizer/model\n"
                "  worldsim train dynamics --workdir runs/mine --tokenizer runs/tokenizer/model "
-               "--video-folder my_videos --videos-only",
+               "--video-folder my_videos --videos-only\n"
+               "  worldsim train tokenizer --workdir runs/tokenizer --batch-size 8 --mesh data=4,fsdp=2   # 8 devices\n"
+               "  worldsim train dynamics --workdir runs/dynamics --batch-size 32 --mesh data=16 "
+               "--coordinator host0:1234 --num-processes 2 --process-id 0   # host1: --process-id 1",
     )
     train.add_argument("component", choices=["tokenizer", "dynamics"], help="what to train: tokenizer or dynamics")
     train.add_argument("--preset", choices=["tiny", "small"], default="small",
@@ -194,10 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
     train.add_argument("--video-folder", default=None,
                        help="also train on your own .mp4/.gif clips (sidecars: NAME.txt caption, NAME.actions.npy)")
+    train.add_argument("--batch-size", type=int, default=None, metavar="N",
+                       help="clips per optimizer step (the global batch, split over all devices); default: the "
+                            "preset's")
     train.add_argument("--videos-only", action="store_true", help="with --video-folder: leave the worlds out")
     train.add_argument("--tokenizer", default=None, metavar="PATH",
                        help="dynamics only: an exported tokenizer (e.g. WORKDIR/model of a tokenizer run); "
                             "default: the shipped one")
+    scale = train.add_argument_group("several devices or hosts (README: Multi-device and multi-host training)")
+    scale.add_argument("--mesh", default=None, metavar="data=N,fsdp=M",
+                       help="devices as a data x fsdp grid (product = all devices, of every process): batches split "
+                            "over both, parameters and optimizer state sharded over fsdp; default: one device")
+    scale.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                       help="multi-process: process 0's address (every process gives the same)")
+    scale.add_argument("--num-processes", type=int, default=None, metavar="N", help="multi-process: how many")
+    scale.add_argument("--process-id", type=int, default=None, metavar="I", help="multi-process: this one, 0..N-1")
+    scale.add_argument("--distributed", action="store_true",
+                       help="multi-process with the settings jax detects (Slurm, Open MPI, Cloud TPU)")
     train.set_defaults(run=cmd_train)
 
     evaluate = commands.add_parser(

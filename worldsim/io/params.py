@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from flax import nnx
 
@@ -14,7 +16,9 @@ def export_params(model, directory: str | Path, kind: str, extra: dict | None = 
     directory = Path(directory).absolute()
     directory.mkdir(parents=True, exist_ok=True)
     params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
-    with ocp.StandardCheckpointer() as ckpt:
+    if jax.process_count() > 1:  # orbax refuses one process's device arrays in a multi-process run; numpy it takes
+        params = jax.tree.map(np.asarray, params)
+    with ocp.StandardCheckpointer(**_this_process_only()) as ckpt:
         ckpt.save(directory / "params", params, force=True)
     marker = directory / "params" / "commit_success.txt"
     if marker.exists():  # orbax writes the absolute save path here; a shipped export must not carry a machine path
@@ -24,22 +28,29 @@ def export_params(model, directory: str | Path, kind: str, extra: dict | None = 
     return directory
 
 
+def _this_process_only() -> dict:
+    """Checkpointer options for a model-only export or load that one process does alone (in a multi-process run
+    the export is written by process 0 only, from a whole copy): orbax must not wait for the other processes."""
+    if jax.process_count() == 1:
+        return {}
+    me = jax.process_index()
+    return {"multiprocessing_options": ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})}
+
+
 def restore_params(directory: str | Path, abstract_model, what: str):
     """Restore `directory/params` into `abstract_model` (from nnx.eval_shape) and return a concrete model.
 
     Restoring into the abstract model skips seconds of compiling random initialisers for weights about to be
     overwritten. Parameter names and shapes are compared first, so a mismatch names the offending parameter.
     """
-    import jax
-
     graphdef, state, rest = nnx.split(abstract_model, nnx.Param, ...)
     # An explicit sharding on this process's first device: a checkpoint written on one kind of device (the shipped
     # ones were written on CPU) then restores on any other (GPU), instead of orbax refusing the saved topology.
-    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
                           nnx.to_pure_dict(state))
     path = Path(directory).absolute() / "params"
-    with ocp.StandardCheckpointer() as ckpt:
+    with ocp.StandardCheckpointer(**_this_process_only()) as ckpt:
         problem = _mismatch(_shapes(ckpt.metadata(path).item_metadata), _shapes(target))
         if problem:
             raise ValueError(f"{directory} was saved with a different {what} config: {problem}")
@@ -55,8 +66,6 @@ def restore_params(directory: str | Path, abstract_model, what: str):
 
 def _shapes(tree) -> dict[str, tuple]:
     """{'blocks/0/mlp/fc1/bias': shape} for every array in a params tree (or its checkpoint metadata)."""
-    import jax
-
     def name(path):
         return "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
 

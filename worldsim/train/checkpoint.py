@@ -47,7 +47,8 @@ class Checkpointer:
             args=ocp.args.Composite(state=ocp.args.StandardSave(state), config=ocp.args.JsonSave(config)),
         )
         self._mgr.wait_until_finished()
-        (self.directory / "config.json").write_text(json.dumps(config, indent=2))
+        if jax.process_index() == 0:  # every process writes its shards (above); one writes the shared config
+            (self.directory / "config.json").write_text(json.dumps(config, indent=2))
 
     def restore(self, step: int, objects: dict[str, Any]) -> dict:
         """Load step `step` into the given nnx objects in place; returns the saved config."""

@@ -25,8 +25,10 @@ from worldsim.data.mixture import _parse
 from worldsim.dynamics import DynamicsConfig, DynamicsModel, flow_loss
 from worldsim.dynamics.load import export
 from worldsim.dynamics.state import StatePred
+from worldsim.train import hosts
 from worldsim.train.checkpoint import Checkpointer
-from worldsim.train.logging import TrainLogger
+from worldsim.train.logging import NullLogger, TrainLogger
+from worldsim.train.mesh import check_batch, constrain, make_mesh, place, replicate, shard_batch
 
 
 @dataclass(frozen=True)
@@ -201,15 +203,19 @@ def _forward_loss(model: DynamicsModel, batch: dict, key, text_dropout: float, s
 _STEP_KEYS = ("latents", "actions", "text_ids", "text_mask", "state_pos", "state_vel", "state_present", "has_state")
 
 
-@nnx.jit(static_argnames=("text_dropout", "state_weight", "context_noise"))
+@nnx.jit(static_argnames=("text_dropout", "state_weight", "context_noise", "mesh"))
 def train_step(model: DynamicsModel, opt: nnx.Optimizer, batch: dict, key, text_dropout: float, state_weight: float,
-               context_noise: float = 0.0):
+               context_noise: float = 0.0, mesh=None):
+    """One optimizer step. With a mesh (worldsim.train.mesh), the updated state keeps its FSDP shardings."""
     def loss_fn(m):
         loss, metrics, _ = _forward_loss(m, batch, key, text_dropout, state_weight, context_noise)
         return loss, metrics
 
     (_, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
     opt.update(model, grads)
+    if mesh is not None:
+        constrain(model, mesh)
+        constrain(opt, mesh)
     return {**metrics, "grad_norm": optax.tree.norm(grads)}
 
 
@@ -334,6 +340,17 @@ def _resume(ckpt: Checkpointer, model, opt, cfg: DynamicsTrainConfig, tok_fp: st
     return start
 
 
+def _datasets_once(cfg, tokenizer, workdir: Path, quiet: bool) -> tuple[LatentDataset, LatentDataset]:
+    """Process 0 encodes (or loads) the latent cache first, the others then read it: no two processes write the
+    same file. (Hosts without a shared disk encode their own, identical, copy.)"""
+    if not hosts.is_main():
+        hosts.barrier("worldsim-latents")
+    out = _datasets(cfg, tokenizer, workdir, quiet)
+    if hosts.is_main():
+        hosts.barrier("worldsim-latents")
+    return out
+
+
 def _drop_metrics_after(path: Path, step: int) -> None:
     """Keep metrics.jsonl lines up to `step` only, so a resumed run does not log some steps twice."""
     if not path.exists():
@@ -349,11 +366,18 @@ def _say(quiet: bool, text: str) -> None:
         tqdm.write(text)
 
 
-def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False) -> DynamicsModel:
-    """Train (resuming from workdir's latest checkpoint if any); exports the final model to workdir/model."""
+def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False, mesh=None) -> DynamicsModel:
+    """Train (resuming from workdir's latest checkpoint if any); exports the final model to workdir/model.
+
+    mesh: a worldsim.train.mesh spec ('data=4,fsdp=2') or Mesh; default one device (several processes: data
+    parallel over all). The global batch is the same for any mesh, so is the training up to float rounding."""
     from worldsim.tokenizer.load import load as load_tokenizer
 
     workdir = Path(workdir)
+    mesh = make_mesh(mesh)
+    check_batch(cfg.batch_size, mesh)
+    main = hosts.is_main()
+    quiet = quiet or not main
     tokenizer = load_tokenizer(cfg.tokenizer)
     tc, m = tokenizer.config, cfg.model
     if (m.grid, m.latent_dim) != (tc.grid, tc.latent_dim):
@@ -365,29 +389,36 @@ def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False)
     tok_fp = tokenizer_fingerprint(tokenizer)
     model = DynamicsModel(cfg.model, rngs=nnx.Rngs(cfg.seed))
     opt = make_optimizer(cfg, model)
+    place(model, mesh)  # before restoring: a checkpoint restores onto this mesh's shardings, whatever wrote it
+    place(opt, mesh)
     ckpt = Checkpointer(workdir / "checkpoints")
     log = None
     try:
         start = _resume(ckpt, model, opt, cfg, tok_fp, workdir)
-        (workdir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        if main:
+            (workdir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         t0 = time.time()
-        data, val = _datasets(cfg, tokenizer, workdir, quiet)
+        data, val = _datasets_once(cfg, tokenizer, workdir, quiet)
         _say(quiet, f"latents: {len(data)} training clips, {len(val)} validation clips ({time.time() - t0:.1f} s)")
         if data.captions_truncated:
             _say(quiet, f"note: {data.captions_truncated} captions were cut to max_text_bytes={m.max_text_bytes}")
-        val_batch = {k: jnp.asarray(getattr(val, k)) for k in _STEP_KEYS}  # every held-out clip once, in order
-        val_batch["latents"] = val_batch["latents"].astype(jnp.float32)
+        val_batch = {k: getattr(val, k) for k in _STEP_KEYS}  # every held-out clip once, in order
+        val_batch = replicate({**val_batch, "latents": val_batch["latents"].astype(np.float32)}, mesh)
 
-        _drop_metrics_after(workdir / "metrics.jsonl", start)  # a killed run may have logged past its checkpoint
-        log = TrainLogger(workdir, cfg.steps, start, quiet=quiet, frames_per_step=cfg.batch_size * cfg.clip_frames)
+        if main:
+            _drop_metrics_after(workdir / "metrics.jsonl", start)  # a killed run may have logged past its checkpoint
+            log = TrainLogger(workdir, cfg.steps, start, quiet=quiet,
+                              frames_per_step=cfg.batch_size * cfg.clip_frames)
+        else:
+            log = NullLogger()
         lr_at = schedule(cfg)
         base = jax.random.key(cfg.seed)
         meta = {"train": cfg.to_dict(), "tokenizer_fingerprint": tok_fp}
         for step in range(start, cfg.steps):
             b = data.batch(step, cfg.batch_size, cfg.seed, cfg.clip_frames)
-            batch = {k: jnp.asarray(b[k]) for k in _STEP_KEYS}
+            batch = shard_batch({k: b[k] for k in _STEP_KEYS}, mesh)  # this process's rows of the global batch
             metrics = train_step(model, opt, batch, jax.random.fold_in(base, step), cfg.text_dropout, cfg.state_weight,
-                                 cfg.context_noise)
+                                 cfg.context_noise, mesh=mesh)
             done = step + 1
             loss = float(metrics["loss"])  # every step (cheap on CPU): never train on, or checkpoint, a NaN
             if not np.isfinite(loss):
@@ -403,9 +434,11 @@ def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False)
             if out:
                 log.scalars(done, out)
             if cfg.sample_every and done % cfg.sample_every == 0:
-                video = sample_video(model, tokenizer, val, done // cfg.sample_every - 1, cfg.prompt_frames,
-                                     jax.random.fold_in(jax.random.key(HELD_OUT_SEED), done))
-                log.video(done, "sample", video)
+                whole = hosts.local_copy(model)  # collective; then process 0 samples on its own device
+                if main:
+                    video = sample_video(whole, tokenizer, val, done // cfg.sample_every - 1, cfg.prompt_frames,
+                                         jax.random.fold_in(jax.random.key(HELD_OUT_SEED), done))
+                    log.video(done, "sample", video)
             if done % cfg.save_every == 0 or done == cfg.steps:
                 ckpt.save(done, {"model": model, "opt": opt}, {**meta, "step": done})
     finally:
@@ -413,6 +446,10 @@ def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False)
             log.close()
         ckpt.close()
     tok_path = cfg.tokenizer if cfg.tokenizer == "default" else str(Path(cfg.tokenizer).absolute())
-    export(model, workdir / "model", {"train": cfg.to_dict(), "steps": cfg.steps,
-                                      "tokenizer": {"path": tok_path, "fingerprint": tok_fp, "model": tc.to_dict()}})
+    whole = hosts.local_copy(model)
+    if main:
+        export(whole, workdir / "model", {"train": cfg.to_dict(), "steps": cfg.steps,
+                                          "tokenizer": {"path": tok_path, "fingerprint": tok_fp,
+                                                        "model": tc.to_dict()}})
+    hosts.barrier("worldsim-export")  # no process returns before the model is on disk
     return model

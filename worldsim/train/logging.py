@@ -57,3 +57,19 @@ class TrainLogger:
         self._bar.close()
         self._tb.close()
         self._jsonl.close()
+
+
+class NullLogger:
+    """TrainLogger's interface, writing nothing: for every process but 0 in a multi-process run."""
+
+    def scalars(self, step: int, metrics: dict[str, float]) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def video(self, step: int, name: str, frames) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -19,8 +19,10 @@ from flax import nnx
 from worldsim.data import VideoFolder, WorldMixture
 from worldsim.tokenizer import Tokenizer, TokenizerConfig
 from worldsim.tokenizer.load import export
+from worldsim.train import hosts
 from worldsim.train.checkpoint import Checkpointer
-from worldsim.train.logging import TrainLogger
+from worldsim.train.logging import NullLogger, TrainLogger
+from worldsim.train.mesh import check_batch, constrain, make_mesh, place, shard_batch
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,9 @@ def make_optimizer(cfg: TokenizerTrainConfig, model: Tokenizer) -> nnx.Optimizer
     return nnx.Optimizer(model, tx, wrt=nnx.Param)
 
 
-@nnx.jit
-def train_step(model: Tokenizer, opt: nnx.Optimizer, frames: jax.Array):
+@nnx.jit(static_argnames="mesh")
+def train_step(model: Tokenizer, opt: nnx.Optimizer, frames: jax.Array, mesh=None):
+    """One optimizer step. With a mesh (worldsim.train.mesh), the updated state keeps its FSDP shardings."""
     x = frames.astype(jnp.float32) / 255.0
 
     def loss_fn(m):
@@ -95,6 +98,9 @@ def train_step(model: Tokenizer, opt: nnx.Optimizer, frames: jax.Array):
 
     loss, grads = nnx.value_and_grad(loss_fn)(model)
     opt.update(model, grads)
+    if mesh is not None:
+        constrain(model, mesh)
+        constrain(opt, mesh)
     return {"loss": loss, "psnr": psnr(loss), "grad_norm": optax.tree.norm(grads)}
 
 
@@ -113,12 +119,21 @@ def _data_source(cfg: TokenizerTrainConfig):
     return frames
 
 
-def train(cfg: TokenizerTrainConfig, workdir: str | Path, *, quiet: bool = False) -> Tokenizer:
-    """Train (resuming from workdir's latest checkpoint if any); exports the final model to workdir/model."""
+def train(cfg: TokenizerTrainConfig, workdir: str | Path, *, quiet: bool = False, mesh=None) -> Tokenizer:
+    """Train (resuming from workdir's latest checkpoint if any); exports the final model to workdir/model.
+
+    mesh: a worldsim.train.mesh spec ('data=4,fsdp=2') or Mesh; default one device (several processes: data
+    parallel over all)."""
     workdir = Path(workdir)
+    mesh = make_mesh(mesh)
+    clips = len(cfg.worlds) * cfg.clips_per_world + (cfg.video_clips if cfg.video_folder else 0)
+    check_batch(clips, mesh, "clips per batch (len(worlds) x clips_per_world + video_clips)")
+    main = hosts.is_main()
     batch_frames = _data_source(cfg)
     model = Tokenizer(cfg.model, rngs=nnx.Rngs(cfg.seed))
     opt = make_optimizer(cfg, model)
+    place(model, mesh)  # before restoring: a checkpoint restores onto this mesh's shardings, whatever wrote it
+    place(opt, mesh)
     ckpt = Checkpointer(workdir / "checkpoints")
     start = ckpt.latest_step() or 0
     if start:
@@ -127,14 +142,16 @@ def train(cfg: TokenizerTrainConfig, workdir: str | Path, *, quiet: bool = False
             raise ValueError(
                 f"{workdir} holds a run with a different config; use a new --workdir or the same settings"
             )
-    (workdir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    clips = len(cfg.worlds) * cfg.clips_per_world + (cfg.video_clips if cfg.video_folder else 0)
-    log = TrainLogger(workdir, cfg.steps, start, quiet=quiet, frames_per_step=clips * cfg.clip_frames)
+    if main:
+        (workdir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        log = TrainLogger(workdir, cfg.steps, start, quiet=quiet, frames_per_step=clips * cfg.clip_frames)
+    else:
+        log = NullLogger()
     lr_at = schedule(cfg)
     try:
         for step in range(start, cfg.steps):
-            frames = batch_frames(step)
-            metrics = train_step(model, opt, frames)
+            frames = batch_frames(step)  # the global batch; each process hands over its own rows
+            metrics = train_step(model, opt, shard_batch(frames, mesh), mesh=mesh)
             done = step + 1
             log.advance()
             if done % cfg.log_every == 0 or done == cfg.steps:
@@ -142,12 +159,17 @@ def train(cfg: TokenizerTrainConfig, workdir: str | Path, *, quiet: bool = False
                 m["lr"] = float(lr_at(step))
                 log.scalars(done, m)
             if cfg.video_every and done % cfg.video_every == 0:
-                recon = model.decode(model.encode(frames[:1]))
-                log.video(done, "recon", np.concatenate([np.asarray(frames[0]), np.asarray(recon[0])], axis=2))
+                whole = hosts.local_copy(model)  # collective; then process 0 decodes on its own device
+                if main:
+                    recon = whole.decode(whole.encode(frames[:1]))
+                    log.video(done, "recon", np.concatenate([np.asarray(frames[0]), np.asarray(recon[0])], axis=2))
             if done % cfg.save_every == 0 or done == cfg.steps:
                 ckpt.save(done, {"model": model, "opt": opt}, {"train": cfg.to_dict(), "step": done})
     finally:
         log.close()
         ckpt.close()
-    export(model, workdir / "model", {"train": cfg.to_dict(), "steps": cfg.steps})
+    whole = hosts.local_copy(model)
+    if main:
+        export(whole, workdir / "model", {"train": cfg.to_dict(), "steps": cfg.steps})
+    hosts.barrier("worldsim-export")  # no process returns before the model is on disk
     return model
