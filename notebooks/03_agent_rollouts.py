@@ -108,7 +108,7 @@ plt.show()
 # The loop below is what `agents.episode` runs, written out to keep the ball's path.
 
 # %%
-cem = agents.CEMConfig(horizon=6, candidates=16, elites=4, iterations=2)
+cem = agents.CEMConfig(horizon=6, candidates=12, elites=3, iterations=2)
 policies = {
     "CEM in the learned simulator": agents.learned_planner(planner_model, cem, temperature=0.0, steps=FLOW_STEPS),
     "CEM on the true physics": agents.true_planner(world.config, cem),

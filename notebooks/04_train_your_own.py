@@ -71,7 +71,7 @@ display(Image(filename=str(ws.io.write_image(ROOT / "videos.png", ws.viz.contact
 
 # %%
 tok_cfg = dataclasses.replace(TokenizerTrainConfig.tiny(), worlds=(), video_folder=str(videos), video_clips=4,
-                              steps=40, save_every=40)
+                              steps=40, save_every=40, log_every=5)
 tokenizer = train_tokenizer(tok_cfg, ROOT / "tokenizer", quiet=True)
 tok_log = [json.loads(x) for x in (ROOT / "tokenizer" / "metrics.jsonl").read_text().splitlines()]
 print(f"tokenizer: {tok_cfg.steps} steps, final reconstruction loss {tok_log[-1]['loss']:.4f} "
