@@ -28,7 +28,8 @@ from IPython.display import Image, Markdown, display
 
 import worldsim as ws
 
-SUITE = "quick"  # "standard": every world and OOD split (a few minutes for the baselines on 2 CPU cores)
+SUITE = "quick"  # one world, 4 short clips: ~2 minutes on 2 CPU cores with the default model.
+# SUITE = "standard"  # every world and OOD split, 16 clips of 3 + 16 frames each: many times longer
 
 # %% [markdown]
 # ## The model
@@ -38,10 +39,11 @@ SUITE = "quick"  # "standard": every world and OOD split (a few minutes for the 
 # present, unlock the text-conditioning, violation-of-expectation and latent-probe checks.
 
 # %%
-# >>> MODEL CELL: until the trained model ships, evaluate the copy-last baseline through the same harness.
-# Once it does, this becomes:
-#     predictor = ws.probes.from_model("default")   # ws.load("default") wrapped as a Predictor
-predictor = ws.probes.CopyLast(resolution=64)
+# >>> MODEL CELL: the shipped model, ws.load("default") wrapped as a Predictor. Swap in your own:
+#     predictor = ws.probes.from_model("path/to/model")          # a model you trained (notebook 04)
+#     predictor = ws.probes.CopyLast(resolution=64)              # a baseline, through the same harness
+predictor = ws.probes.from_model("default")
+print(predictor.name, "at", predictor.resolution, "x", predictor.resolution)
 
 # %%
 report = ws.probes.evaluate(predictor, SUITE)
