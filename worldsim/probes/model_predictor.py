@@ -17,10 +17,15 @@ from worldsim.sim import Simulator, WorldModel
 
 class ModelPredictor:
     """continue_frames / first_frames through ws.Simulator; surprise = per-frame error of the mean-flow
-    prediction of each latent frame from the frames before it (teacher-forced); latents = tokenizer latents."""
+    prediction of each latent frame from the frames before it (teacher-forced); latents = the dynamics model's
+    hidden state after each frame (what its state head reads), or the tokenizer's latents with
+    latents_from="tokenizer"."""
 
     def __init__(self, model: WorldModel, *, temperature: float | None = None, reproject: bool | None = None,
-                 name: str | None = None):
+                 name: str | None = None, latents_from: str = "dynamics"):
+        if latents_from not in ("dynamics", "tokenizer"):
+            raise ValueError(f"latents_from={latents_from!r}: use 'dynamics' or 'tokenizer'")
+        self.latents_from = latents_from
         if not isinstance(model, WorldModel):
             raise TypeError(f"ModelPredictor needs a WorldModel (ws.load(...)), got {type(model).__name__}")
         self.model = model
@@ -57,13 +62,20 @@ class ModelPredictor:
         return np.asarray(_surprise(self.model, jnp.asarray(frames), acts))
 
     def latents(self, frames) -> np.ndarray:
-        z = np.asarray(_encode(self.model, jnp.asarray(np.asarray(frames))))
+        fn = _hidden if self.latents_from == "dynamics" else _encode
+        z = np.asarray(fn(self.model, jnp.asarray(np.asarray(frames))))
         return z.reshape(z.shape[:2] + (-1,))
 
 
 @nnx.jit
 def _encode(model: WorldModel, frames):
     return model.tokenizer.encode(frames)
+
+
+@nnx.jit
+def _hidden(model: WorldModel, frames):
+    """(B, T, N, d): the dynamics output after each frame (position t + 1 has seen frames <= t), no text."""
+    return model.dynamics(model.tokenizer.encode(frames))[:, 1:]
 
 
 @nnx.jit
