@@ -30,6 +30,18 @@ def configure(owner, model, task, prompt, max_steps: int, render_mode, steps, te
     return spaces.Box(0, 255, (r, r, 3), np.uint8), spaces.Box(-1.0, 1.0, (a,), np.float32)
 
 
+def apply_options(owner, options: dict | None, allowed) -> None:
+    """reset(options=...) of the stateful adapters: new start conditions (prompt, frames, frame_actions) for this
+    and later episodes; the prompt defaults to the constructor's."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown reset option(s) {unknown}: use {', '.join(allowed)}")
+    if options:
+        owner._params = fn.env_params(owner.model, options.get("prompt", owner.prompt), options.get("frames"),
+                                      options.get("frame_actions"))
+
+
 def reset(env: fn.FunctionalEnv, params: fn.EnvParams, key, batch: int | None = None):
     """-> (obs, state); with batch, `batch` episodes from keys split off key."""
     m = params.model

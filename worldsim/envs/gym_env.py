@@ -15,7 +15,7 @@ import gymnasium as gym
 import jax
 import numpy as np
 
-from worldsim.envs import adapter, functional as fn
+from worldsim.envs import adapter
 from worldsim.sim import checks, compiled
 
 OPTIONS = ("prompt", "frames", "frame_actions")
@@ -40,13 +40,7 @@ class WorldSimEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        options = dict(options or {})
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {unknown}: use {', '.join(OPTIONS)}")
-        if options:  # new start conditions for this and later episodes (prompt defaults to the constructor's)
-            self._params = fn.env_params(self.model, options.get("prompt", self.prompt), options.get("frames"),
-                                         options.get("frame_actions"))
+        adapter.apply_options(self, options, OPTIONS)
         # Keys come from the seeded generator, so reset(seed=s) and every later reset() are reproducible.
         seeds = self.np_random.integers(0, 2**32, size=2, dtype=np.uint64)
         self._key = jax.random.key(int(seeds[1]))

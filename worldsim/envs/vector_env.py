@@ -15,7 +15,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from worldsim.envs import adapter, functional as fn
+from worldsim.envs import adapter
 from worldsim.envs.gym_env import OPTIONS
 from worldsim.sim import checks, compiled
 
@@ -40,13 +40,7 @@ class WorldSimVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        options = dict(options or {})
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {unknown}: use {', '.join(OPTIONS)}")
-        if options:  # new start conditions for this and later episodes (prompt defaults to the constructor's)
-            self._params = fn.env_params(self.model, options.get("prompt", self.prompt), options.get("frames"),
-                                         options.get("frame_actions"))
+        adapter.apply_options(self, options, OPTIONS)
         obs, self._states = adapter.reset(self.env, self._params, self._key(), self.num_envs)
         self._reset_next = np.zeros(self.num_envs, bool)
         return np.array(obs), {}
