@@ -35,3 +35,11 @@ def test_first_frames_surprise_and_latents(pred):
     assert z.shape == (2, 5, int(np.prod(pred.model.latent_shape)))
     with pytest.raises(ValueError, match="latents_from"):
         ModelPredictor(pred.model, latents_from="pixels")
+
+
+def test_a_world_model_is_evaluated_as_a_predictor(pred):
+    from worldsim.probes.predictor import as_predictor, resolve
+
+    assert isinstance(as_predictor(pred.model), ModelPredictor) and isinstance(resolve(pred.model), ModelPredictor)
+    with pytest.raises(ValueError, match="is not a Predictor"):
+        as_predictor(object())

@@ -23,7 +23,7 @@ from worldsim.probes.baseline_predictors import ConstantVelocity, CopyLast
 from worldsim.probes.baselines import constant_velocity_true, normalised_score, oracle
 from worldsim.probes.generate import continue_clips, episode_actions
 from worldsim.probes.latent_eval import latent_probes
-from worldsim.probes.predictor import check_predictor
+from worldsim.probes.predictor import as_predictor
 from worldsim.probes.report import COLUMNS, HIGHER, SCORED, Report, jsonable
 from worldsim.probes.scoring import score_clips, truth_track
 from worldsim.probes.suite import get_suite, make_world, sample_clips, split_key
@@ -127,9 +127,10 @@ def _controllable(suite, name) -> bool:
 
 
 def evaluate(predictor, suite="standard", *, key=None, progress: bool = True) -> Report:
-    """Run `suite` ('standard', 'quick' or a Suite) on `predictor` (a probes.Predictor) and the baselines."""
+    """Run `suite` ('standard', 'quick' or a Suite) on `predictor` (a probes.Predictor, or a world model from
+    ws.load) and the baselines."""
     t0 = time.time()
-    suite, predictor, key = get_suite(suite), check_predictor(predictor), _check_key(key)
+    suite, predictor, key = get_suite(suite), as_predictor(predictor), _check_key(key)
     if predictor.resolution != suite.resolution:
         raise ValueError(f"predictor {predictor.name!r} works at {predictor.resolution}x{predictor.resolution} but the "
                          f"suite's clips are {suite.resolution}x{suite.resolution}: use suite.replace(resolution="

@@ -57,10 +57,21 @@ def resolve(spec, resolution: int = 64) -> Predictor:
     from worldsim.probes.baseline_predictors import BASELINES
 
     if not isinstance(spec, str):
-        return check_predictor(spec)
+        return as_predictor(spec)
     if spec in BASELINES:
         return BASELINES[spec](resolution=resolution)
     return from_model(spec)
+
+
+def as_predictor(p) -> Predictor:
+    """A Predictor from p: a world model (ws.load(...)) is wrapped in a ModelPredictor; anything else is checked."""
+    from worldsim.sim import WorldModel
+
+    if isinstance(p, WorldModel):
+        from worldsim.probes.model_predictor import ModelPredictor
+
+        return ModelPredictor(p)
+    return check_predictor(p)
 
 
 def check_predictor(p) -> Predictor:
