@@ -10,26 +10,14 @@ import argparse
 import json
 from pathlib import Path
 
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from worldsim.data.latents import tokenizer_fingerprint
 from worldsim.dynamics import DynamicsConfig, DynamicsModel
 from worldsim.dynamics.load import DEFAULT, export
+from worldsim.io.params import flatten_tree, nest_tree
 from worldsim.tokenizer.load import load as load_tokenizer
-
-
-def nest(flat: dict[str, np.ndarray]) -> dict:
-    """{"a/b/0": x} -> {"a": {"b": {0: x}}} (integer keys for list indices, as nnx pure dicts have them)."""
-    tree: dict = {}
-    for name, value in flat.items():
-        node = tree
-        *parents, leaf = [int(k) if k.isdigit() else k for k in name.split("/")]
-        for k in parents:
-            node = node.setdefault(k, {})
-        node[leaf] = jnp.asarray(value)
-    return tree
 
 
 def model_from_snapshot(run_dir: str | Path, weights: str = "ema") -> tuple[DynamicsModel, dict]:
@@ -39,22 +27,14 @@ def model_from_snapshot(run_dir: str | Path, weights: str = "ema") -> tuple[Dyna
     model = nnx.eval_shape(lambda: DynamicsModel(cfg, rngs=nnx.Rngs(0)))
     graphdef, state, rest = nnx.split(model, nnx.Param, ...)
     with np.load(run_dir / f"{weights}.npz") as f:
-        saved = nest({k: f[k] for k in f.files})
-    want = {k: v.shape for k, v in _flat(nnx.to_pure_dict(state)).items()}
-    got = {k: v.shape for k, v in _flat(saved).items()}
+        saved = nest_tree({k: f[k] for k in f.files})
+    want = {k: v.shape for k, v in flatten_tree(nnx.to_pure_dict(state)).items()}
+    got = {k: v.shape for k, v in flatten_tree(saved).items()}
     if want != got:
         diff = sorted(set(want.items()) ^ set(got.items()))[:4]
         raise ValueError(f"{run_dir}/{weights}.npz does not match its run.json model config: {diff}")
     nnx.replace_by_pure_dict(state, saved)
     return nnx.merge(graphdef, state, rest), run
-
-
-def _flat(tree, prefix=""):
-    out = {}
-    for k, v in tree.items():
-        name = f"{prefix}/{k}" if prefix else str(k)
-        out.update(_flat(v, name) if isinstance(v, dict) else {name: v})
-    return out
 
 
 def main():

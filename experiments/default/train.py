@@ -12,7 +12,7 @@ as `worldsim train dynamics`, with a loop built for an accelerator:
     # on the GPU (one run of about 8 minutes):
     python experiments/default/train.py --out OUT/a --total-seconds 450
     # a CPU smoke test of the same script (tiny model and tokenizer, seconds):
-    python experiments/default/train.py --preset tiny --tokenizer PATH_TO_TINY_TOKENIZER --out /tmp/t --total-seconds 60
+    python experiments/default/train.py --preset tiny --tokenizer PATH_TO_TINY_TOKENIZER --out runs/default_tiny --total-seconds 60
 
 Pack a snapshot into the package with experiments/default/pack.py.
 """
@@ -35,22 +35,8 @@ T0 = time.time()
 
 from worldsim.data.latents import LatentDataset, tokenizer_fingerprint  # noqa: E402
 from worldsim.dynamics import DynamicsModel  # noqa: E402
+from worldsim.io.params import flatten_tree, nest_tree  # noqa: E402
 from worldsim.train.dynamics import _STEP_KEYS, DynamicsTrainConfig, _forward_loss, eval_step, fit_to_tokenizer  # noqa: E402
-
-
-def flat_params(tree) -> dict[str, np.ndarray]:
-    """nnx pure dict -> {"a/b/c": array}: the portable snapshot format (no orbax version in between)."""
-    out = {}
-
-    def walk(prefix, node):
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(f"{prefix}/{k}" if prefix else str(k), v)
-        else:
-            out[prefix] = np.asarray(node)
-
-    walk("", tree)
-    return out
 
 
 def config(args) -> DynamicsTrainConfig:
@@ -111,25 +97,15 @@ def main():
     # clip -> Adam -> decoupled weight decay; the learning rate is applied outside so it can follow wall-clock time
     tx = optax.chain(optax.clip_by_global_norm(cfg.clip_norm), optax.scale_by_adam(),
                      optax.add_decayed_weights(cfg.weight_decay))
-    opt_state = tx.init(params)
-    ema = jax.tree.map(jnp.copy, params)
     if args.init:  # continue a finished run: its weights and EMA, a fresh optimizer and schedule
-        import sys
-
-        sys.path.insert(0, str(Path(__file__).parent))
-        from pack import nest
-
-        loaded = {}
-        for name in ("raw", "ema"):
-            with np.load(Path(args.init) / f"{name}.npz") as f:
-                loaded[name] = nest({k: f[k] for k in f.files})
-        st = nnx.state(nnx.merge(graphdef, params, rest), nnx.Param)
-        nnx.replace_by_pure_dict(st, loaded["raw"])
-        params = st
-        st2 = nnx.state(nnx.merge(graphdef, jax.tree.map(jnp.copy, params), rest), nnx.Param)
-        nnx.replace_by_pure_dict(st2, loaded["ema"])
-        ema = st2
-        opt_state = tx.init(params)
+        with np.load(Path(args.init) / "raw.npz") as f:
+            nnx.replace_by_pure_dict(params, nest_tree({k: f[k] for k in f.files}))
+        ema = jax.tree.map(jnp.copy, params)
+        with np.load(Path(args.init) / "ema.npz") as f:
+            nnx.replace_by_pure_dict(ema, nest_tree({k: f[k] for k in f.files}))
+    else:
+        ema = jax.tree.map(jnp.copy, params)
+    opt_state = tx.init(params)
 
     def step(params, opt_state, ema, data, key, lr):
         k_idx, k_loss = jax.random.split(key)
@@ -158,7 +134,7 @@ def main():
     def snapshot(done: int, final: bool = False) -> None:
         for name, tree in (("ema", ema), ("raw", params)):
             tmp = out / f"{name}.tmp.npz"
-            np.savez(tmp, **flat_params(nnx.to_pure_dict(tree)))
+            np.savez(tmp, **{k: np.asarray(v) for k, v in flatten_tree(nnx.to_pure_dict(tree)).items()})
             tmp.replace(out / f"{name}.npz")
         run = {"steps": done, "final": final, "seconds": time.time() - T0, "params": int(n_params),
                "train": cfg.to_dict(), "ema": args.ema, "warmup": args.warmup, "clips": n_clips,

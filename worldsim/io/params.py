@@ -79,3 +79,28 @@ def _mismatch(saved: dict, wanted: dict) -> str:
     parts = wrong[:3] + ([f"missing {', '.join(missing[:3])}"] if missing else [])
     parts += [f"unexpected {', '.join(extra[:3])}"] if extra else []
     return "; ".join(parts)
+
+
+def flatten_tree(tree: dict) -> dict:
+    """Nested params dict -> {"a/b/0": leaf}: with numpy leaves, a portable snapshot format (np.savez), no orbax in
+    between."""
+    out = {}
+    for k, v in tree.items():
+        out.update({f"{k}/{kk}": vv for kk, vv in flatten_tree(v).items()} if isinstance(v, dict) else {str(k): v})
+    return out
+
+
+def nest_tree(flat: dict) -> dict:
+    """flatten_tree's inverse: {"a/b/0": x} -> {"a": {"b": {0: x}}} (integer keys for list indices, as nnx pure
+    dicts have them)."""
+    import jax.numpy as jnp
+
+    tree: dict = {}
+    for name, value in flat.items():
+        node = tree
+        *parents, leaf = [int(k) if k.isdigit() else k for k in name.split("/")]
+        for k in parents:
+            node = node.setdefault(k, {})
+        node[leaf] = jnp.asarray(value)
+    return tree
+
