@@ -158,6 +158,22 @@ def cmd_bench(args) -> None:
     run_bench(args.model, out=args.out, quick=args.quick)
 
 
+def cmd_play(args) -> None:
+    from worldsim import play
+
+    cfg = play.PlayConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
+                          idle_timeout_s=args.idle_timeout, max_fps=args.max_fps)
+    if cfg.exposed:
+        print(f"warning: listening on {cfg.host}, not only on this machine: anyone who can reach port {cfg.port} can "
+              "use this server (there is no login) and its CPU. Use the default --host 127.0.0.1 to keep it "
+              "local.", file=sys.stderr)
+    model = ws.WorldModel.random() if args.model == "random" else ws.load(args.model)
+    engine = play.Engine(model, cfg)
+    if not args.no_warmup:
+        engine.warm_up()
+    play.serve(engine)
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
@@ -274,6 +290,33 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default=None, help="JSON file to write (default: print only)")
     bench.add_argument("--quick", action="store_true", help="small sizes, no latency probe (a smoke run)")
     bench.set_defaults(run=cmd_bench)
+
+    play = commands.add_parser(
+        "play", formatter_class=fmt, help="play the model in a browser: prompt it, push it, branch its futures",
+        description="Start a local web server and print its URL. The page: a prompt box, example scenes and an\n"
+                    "upload for initial frames; start / pause / step / reset; frames streamed at the model's own\n"
+                    "speed with an fps counter; arrow keys (or the buttons) push the agent ball in the push world;\n"
+                    "branch shows four futures of the current state side by side; tracked trajectories over the\n"
+                    "frames and a live kinetic-energy / momentum plot; download the session as mp4 or gif.\n"
+                    "Sessions are per browser tab and bounded (count, idle time, upload size, clip length).",
+        epilog="examples:\n  worldsim play                      # then open http://127.0.0.1:8765/\n"
+               "  worldsim play --port 9000 --max-sessions 2\n"
+               "  worldsim play --model runs/dynamics/model\n"
+               "  worldsim play --host 0.0.0.0       # reachable from other machines (no login: take care)",
+    )
+    play.add_argument("--model", default="default", metavar="MODEL",
+                      help="default (shipped), a model PATH, or random (untrained tiny model, for trying the page)")
+    play.add_argument("--host", default="127.0.0.1",
+                      help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 exposes it)")
+    play.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free port)")
+    play.add_argument("--max-sessions", type=int, default=8, metavar="N", help="live browser tabs (default 8)")
+    play.add_argument("--idle-timeout", type=_positive_float, default=600.0, metavar="S",
+                      help="close a session whose page sent nothing for S seconds (default 600)")
+    play.add_argument("--max-fps", type=float, default=0.0, metavar="F",
+                      help="cap each session's frame rate (default 0: the model's own speed)")
+    play.add_argument("--no-warmup", action="store_true",
+                      help="start serving before compiling (the first clicks then wait for XLA)")
+    play.set_defaults(run=cmd_play)
     return parser
 
 
