@@ -288,3 +288,27 @@ def test_config_and_cli_errors_name_the_fix(capsys):
     assert code == 0 and "--max-sessions" in out and "127.0.0.1" in out
     code, _, err = cli(capsys, "play", "--port", "99999")
     assert code == 2 and "port" in err
+
+
+def test_the_one_command_serves_and_warns_when_exposed():
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "worldsim.cli", "play", "--model", "random", "--port", "0",
+                             "--host", "0.0.0.0", "--no-warmup"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        line = proc.stdout.readline()  # blocks until the server prints its URL (or exits)
+        assert line.startswith("worldsim play: open http://127.0.0.1:"), (line, proc.stderr.read())
+        url = line.split("open ")[1].split()[0]
+        with urllib.request.urlopen(url + "api/health", timeout=30) as r:
+            assert json.load(r)["model"] == "random"
+        with urllib.request.urlopen(url, timeout=30) as r:
+            assert b"worldsim play" in r.read()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        assert "warning: listening on 0.0.0.0" in proc.stderr.read()
+    finally:
+        proc.kill()

@@ -3,6 +3,7 @@
     worldsim worlds list
     worldsim worlds sample --world gravity --seed 0 --out clip.mp4
     worldsim demo --out worldsim_demo
+    worldsim play --port 8765
     worldsim eval --model copy_last --suite quick --out eval
 """
 
@@ -18,6 +19,7 @@ EXAMPLES = """examples:
   worldsim worlds sample --world gravity --seed 0 --out clip.mp4
   worldsim worlds sample --world push --batch 8 --out clips/push.gif   # push_000.gif ... push_007.gif
   worldsim demo --out worldsim_demo
+  worldsim play                      # then open http://127.0.0.1:8765/
   worldsim train tokenizer --preset small --workdir runs/tokenizer
   worldsim train dynamics --preset small --workdir runs/dynamics --tokenizer runs/tokenizer/model
   worldsim eval --model copy_last --suite quick --out eval/copy_last
