@@ -140,8 +140,7 @@ def step(pg, key: str | None = None) -> None:
     """One step from the Step button (after a key press, when given), waiting for its frame."""
     n = frames_received(pg)
     if key:
-        pg.evaluate("document.activeElement.blur()")  # keys go to the page, not to a form field
-        pg.keyboard.press(key)
+        pg.keyboard.press(key)  # focus is on a button or checkbox the test clicked, as a player's would be
     pg.click("#step")
     wait_frames(pg, n + 1)
 
@@ -166,6 +165,10 @@ def test_branch_shows_four_panes_and_one_can_be_continued(page):
 
 def test_upload_then_download_a_clip_that_decodes(page, tmp_path):
     clip = np.asarray(worlds.make("gravity", resolution=64, num_frames=4).sample(jax.random.key(5), 1).frames[0])
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(play.PlayConfig().max_upload_bytes))
+    page.set_input_files("#upload", str(big))  # over the limit: refused by the page, which says why
+    page.wait_for_function("document.querySelector('#status').textContent.includes('uploads are limited to')")
     gif = tmp_path / "start.gif"
     ws.io.write_video(gif, clip, fps=10)
     page.set_input_files("#upload", str(gif))

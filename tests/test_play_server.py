@@ -60,6 +60,7 @@ def test_twenty_concurrent_sessions_bounded_memory(server):
         async with aiohttp.ClientSession() as http:
             return await asyncio.gather(*[_session_plays(http, server.url, 3.0) for _ in range(20)])
 
+    sent_before = server.server.stats["frames_sent"]
     first = run(wave())
     after_first = rss_mb()
     second = run(wave())
@@ -73,7 +74,7 @@ def test_twenty_concurrent_sessions_bounded_memory(server):
     assert server.server.live == {}
     assert after_second - after_first < 150, (after_first, after_second)
     # Every streamed frame the server counted reached its page (the one frame per reset is not streamed).
-    assert server.server.stats["frames_sent"] == sum(r["frames"] - 1 for r in first + second)
+    assert server.server.stats["frames_sent"] - sent_before == sum(r["frames"] - 1 for r in first + second)
 
 
 def test_over_the_session_limit_the_page_is_told_why(engine):
@@ -104,6 +105,9 @@ def test_malformed_messages_are_answered_and_the_session_goes_on(server):
         ('{"type": "teleport"}', "unknown_type", "unknown message type"),
         ('{"type": "push", "dir": "sideways"}', "unknown_action", "unknown action"),
         ('{"type": "push"}', "unknown_action", "unknown action"),
+        ('{"type": "push", "dir": [1]}', "unknown_action", "unknown action"),
+        ('{"type": "example", "world": {}}', "bad_message", "unknown world"),
+        ('{"type": "reset", "frames": ["none"]}', "bad_message", "'frames' must be one of"),
         ('{"type": "choose", "index": 9}', "bad_message", "'index'"),
         ('{"type": "choose", "index": true}', "bad_message", "'index'"),
         ('{"type": "example", "world": "mars"}', "bad_message", "unknown world"),
@@ -190,6 +194,13 @@ def test_uploads_limits_and_decoding(server, engine):
             r = await http.post(f"{server.url}api/upload/nosuchtoken", data=b"x")
             assert r.status == 404 and "reload the page" in (await r.json())["error"]
 
+            async def chunks():  # no Content-Length: the server counts the bytes itself
+                for _ in range(server.server.cfg.max_upload_bytes // 2**16 + 2):
+                    yield b"\x00" * 2**16
+
+            r = await http.post(up, data=chunks())
+            assert r.status == 413 and "larger than the limit" in (await r.json())["error"]
+
     run(go())
 
 
@@ -226,6 +237,24 @@ def test_branch_choose_and_download(server, engine):
                 assert len(frames) == f["recorded"]
             r = await http.get(f"{server.url}api/download/{tok}.exe")
             assert r.status == 404
+            # Futures of an earlier moment cannot be chosen once the episode moved on.
+            await c.send("branch")
+            await c.wait("branches")
+            await c.send("step")
+            await c.wait("frame")
+            await c.send("choose", index=0)
+            assert "press branch first" in (await c.wait("error"))["message"]
+            # A pause right behind a start (both queued after slow work) wins: nothing streams afterwards.
+            await c.send("reset", prompt=ex["prompt"], frames="example")
+            await c.send("start")
+            await c.send("pause")
+            await c.wait("state", running=False, recorded=1)  # the reset's
+            await c.wait("state", running=True)  # the start's
+            await c.wait("state", running=False)  # the pause's
+            with pytest.raises(asyncio.TimeoutError):
+                while True:
+                    m = await c.next(timeout=0.5)
+                    assert m["type"] != "frame", "frames streamed after the pause"
 
     run(go())
 
@@ -250,6 +279,11 @@ def test_clip_cap_idle_timeout_origin_and_closed_sockets(engine):
             with pytest.raises(aiohttp.WSServerHandshakeError) as e:
                 await http.ws_connect(srv.url.replace("http", "ws") + "ws", origin="http://evil.example")
             assert e.value.status == 403
+            # Nor may a page whose host name points at this machine (DNS rebinding): loopback answers loopback only.
+            r = await http.get(srv.url + "api/health", headers={"Host": f"attacker.example:{srv.port}"})
+            assert r.status == 403 and "127.0.0.1 or localhost only" in (await r.json())["error"]
+            r = await http.get(srv.url.replace("127.0.0.1", "localhost") + "api/health")
+            assert r.status == 200
             # Sockets that vanish mid-stream: the server drops their sessions and keeps serving.
             for _ in range(3):
                 d = await Client.open(http, srv.url)
@@ -300,7 +334,12 @@ def test_the_one_command_serves_and_warns_when_exposed():
                              "--host", "0.0.0.0", "--no-warmup"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
-        line = proc.stdout.readline()  # blocks until the server prints its URL (or exits)
+        import queue
+        import threading
+
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
+        line = lines.get(timeout=120)  # the URL line, flushed at once (or "" when the process exited)
         assert line.startswith("worldsim play: open http://127.0.0.1:"), (line, proc.stderr.read())
         url = line.split("open ")[1].split()[0]
         with urllib.request.urlopen(url + "api/health", timeout=30) as r:

@@ -311,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--host", default="127.0.0.1",
                       help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 exposes it)")
     play.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free port)")
-    play.add_argument("--max-sessions", type=int, default=8, metavar="N", help="live browser tabs (default 8)")
+    play.add_argument("--max-sessions", type=int, default=20, metavar="N",
+                      help="live browser tabs (default 20; they share the CPU)")
     play.add_argument("--idle-timeout", type=_positive_float, default=600.0, metavar="S",
                       help="close a session whose page sent nothing for S seconds (default 600)")
     play.add_argument("--max-fps", type=float, default=0.0, metavar="F",

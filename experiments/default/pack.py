@@ -51,14 +51,18 @@ def main():
     tok = load_tokenizer(tok_name)
     if tokenizer_fingerprint(tok) != run["tokenizer_fingerprint"]:
         raise ValueError(f"the tokenizer {tok_name!r} is not the one this run was trained over")
-    stages = [run]
-    if args.prior:
-        stages.insert(0, json.loads((Path(args.prior) / "run.json").read_text()))
-    history = [{k: st[k] for k in ("steps", "seconds", "device")} | {
-        "batch_size": st["train"]["batch_size"], "lr": st["train"]["lr"],
-        "context_noise": st["train"]["context_noise"]} for st in stages]
+    if "history" in run:  # a fine-tune (finetune_text.py) carries the whole history, its own stage last
+        history = run["history"]
+    else:
+        stages = [run]
+        if args.prior:
+            stages.insert(0, json.loads((Path(args.prior) / "run.json").read_text()))
+        history = [{k: st[k] for k in ("steps", "seconds", "device")} | {
+            "batch_size": st["train"]["batch_size"], "lr": st["train"]["lr"],
+            "context_noise": st["train"]["context_noise"]} for st in stages]
     extra = {"sampling": {"temperature": args.temperature, "reproject": not args.no_reproject},
-             "train": run["train"], "steps": sum(st["steps"] for st in stages), "history": history, "weights": args.weights, "seconds": run["seconds"],
+             "train": run["train"], "steps": sum(st["steps"] for st in history), "history": history,
+             "weights": args.weights, "seconds": run["seconds"],
              "device": run["device"], "tokenizer": {"path": tok_name, "fingerprint": run["tokenizer_fingerprint"],
                                                    "model": tok.config.to_dict()}}
     dest = export(model, args.dest, extra)

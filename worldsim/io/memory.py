@@ -96,23 +96,24 @@ def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def _run(args: list[str], fd: int, stdin: bytes | None = None) -> bytes:
+def _run(args: list[str], fd: int, stdin: bytes | None = None, verb: str = "read") -> bytes:
     try:
-        done = subprocess.run([_ffmpeg(), "-nostdin" if stdin is None else "-y", "-v", "error", *args],
-                              input=stdin, capture_output=True, pass_fds=(fd,), timeout=FFMPEG_TIMEOUT_S)
+        done = subprocess.run([_ffmpeg(), "-nostdin" if stdin is None else "-y", "-v", "error", "-threads", "1",
+                               *args], input=stdin, capture_output=True, pass_fds=(fd,), timeout=FFMPEG_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise MediaError(f"decoding took over {FFMPEG_TIMEOUT_S:g} s: send a shorter or smaller clip") from None
+        raise MediaError(f"ffmpeg took over {FFMPEG_TIMEOUT_S:g} s to {verb} this video: use a shorter or smaller "
+                         "clip") from None
     if done.returncode != 0:
         why = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise MediaError(f"ffmpeg could not read this video ({why[-1][:200] if why else 'no message'}): send an "
-                         "mp4, webm or gif")
+        raise MediaError(f"ffmpeg could not {verb} this video ({why[-1][:200] if why else 'no message'})"
+                         + (": send an mp4, webm or gif" if verb == "read" else ""))
     return done.stdout
 
 
 def _decode_ffmpeg(data: bytes, resolution: int, max_frames: int) -> np.ndarray:
     r = resolution
     with _anonymous_file(data) as fd:
-        raw = _run(["-i", f"/dev/fd/{fd}", "-frames:v", str(max_frames + 1), "-an",
+        raw = _run(["-max_pixels", str(MAX_PIXELS), "-i", f"/dev/fd/{fd}", "-frames:v", str(max_frames + 1), "-an",
                     "-vf", f"crop='min(iw,ih)':'min(iw,ih)',scale={r}:{r}:flags=area",
                     "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], fd)
     n = len(raw) // (r * r * 3)
@@ -132,23 +133,33 @@ def decode_media(data: bytes, resolution: int, max_frames: int) -> np.ndarray:
     if not data:
         raise MediaError("the upload is empty: choose an image or a short video")
     kind = _kind(data)
-    if kind in ("image", "gif"):
-        return _decode_pillow(data, resolution, max_frames)
-    if kind == "video":
-        return _decode_ffmpeg(data, resolution, max_frames)
+    try:
+        if kind in ("image", "gif"):
+            return _decode_pillow(data, resolution, max_frames)
+        if kind == "video":
+            return _decode_ffmpeg(data, resolution, max_frames)
+    except MediaError:
+        raise
+    except Exception as e:  # a decoder's own failure on hostile or broken bytes: still the sender's problem
+        raise MediaError(f"could not decode this {kind} ({type(e).__name__}): send a PNG, JPEG, WebP, GIF, mp4 or "
+                         "webm") from None
     raise MediaError("this is not an image or video this server reads: send a PNG, JPEG, WebP, GIF, mp4 or webm")
 
 
-def encode_video(frames, fmt: str, fps: float = 20.0) -> bytes:
-    """uint8 (T, H, W, 3) -> the bytes of an .mp4 (H.264) or .gif file."""
-    frames = as_uint8(frames, rank=4, what="frames")
+def encode_video(frames, fmt: str, fps: float = 20.0, scale: int = 1) -> bytes:
+    """uint8 (T, H, W, 3) (or a list of (H, W, 3)) -> the bytes of an .mp4 (H.264) or .gif file, each frame
+    enlarged `scale` times (nearest neighbour, done by the encoder: no enlarged copy of the clip is held)."""
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"scale={scale!r}: use an integer >= 1")
+    frames = as_uint8(np.stack(frames) if isinstance(frames, list) else frames, rank=4, what="frames")
     if fmt == "gif":
         from PIL import Image
 
-        images = [Image.fromarray(f) for f in frames]
+        t, h, w, _ = frames.shape
+        images = (Image.fromarray(f).resize((w * scale, h * scale), Image.Resampling.NEAREST) for f in frames)
         buf = _io.BytesIO()
-        images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=max(20, round(1000 / fps)),
-                       loop=0)
+        next(images).save(buf, format="GIF", save_all=True, append_images=images, loop=0,
+                          duration=max(20, round(1000 / fps)))
         return buf.getvalue()
     if fmt != "mp4":
         raise ValueError(f"fmt={fmt!r}: use 'mp4' or 'gif'")
@@ -158,7 +169,8 @@ def encode_video(frames, fmt: str, fps: float = 20.0) -> bytes:
         t, h, w, _ = frames.shape
     with _anonymous_file() as fd:
         _run(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "pipe:0",
-              "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mp4", f"/dev/fd/{fd}"], fd, stdin=frames.tobytes())
+              "-vf", f"scale={w * scale}:{h * scale}:flags=neighbor", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+              "-f", "mp4", f"/dev/fd/{fd}"], fd, stdin=frames.tobytes(), verb="write")
         os.lseek(fd, 0, os.SEEK_SET)
         chunks = []
         while chunk := os.read(fd, 1 << 20):

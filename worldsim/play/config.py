@@ -25,7 +25,7 @@ class PlayConfig:
 
     host: str = "127.0.0.1"
     port: int = 8765
-    max_sessions: int = 8  # live sessions (one per browser tab)
+    max_sessions: int = 20  # live sessions (one per browser tab); they share the CPU
     idle_timeout_s: float = 600.0  # a session with no message from its page for this long is closed
     max_upload_bytes: int = 8 * 2**20  # an image or a short video
     max_upload_frames: int = 64  # a longer upload is refused (trim it); the last `context_frames` are used

@@ -73,17 +73,17 @@ def parse(text, *, max_prompt_bytes: int, worlds: tuple[str, ...], branches: int
             except UnicodeEncodeError:
                 raise ProtocolError("the prompt is not valid text (lone surrogates): retype it") from None
         frames = msg.get("frames", "none")
-        if frames not in FRAME_SOURCES:
+        if not isinstance(frames, str) or frames not in FRAME_SOURCES:
             raise ProtocolError(f"'frames' must be one of {', '.join(FRAME_SOURCES)}, got {frames!r}")
         return Command(kind, {"prompt": prompt, "frames": frames})
     if kind == "example":
         world = msg.get("world")
-        if world not in worlds:
+        if not isinstance(world, str) or world not in worlds:
             raise ProtocolError(f"unknown world {world!r}: use one of {', '.join(worlds)}")
         return Command(kind, {"world": world, "seed": _int(msg.get("seed", 0), "seed", 0, 2**31 - 1)})
     if kind == "push":
         d = msg.get("dir")
-        if d not in DIRECTIONS:
+        if not isinstance(d, str) or d not in DIRECTIONS:
             raise ProtocolError(f"unknown action {str(d)[:40]!r}: push with dir up, down, left or right",
                                 "unknown_action")
         return Command(kind, {"dir": d})

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
+import sys
 import threading
 import time
 from collections import Counter
@@ -49,6 +51,7 @@ class Live:
         self.running = False
         self.last_seen = time.monotonic()
         self.frames_sent = 0
+        self.busy: set[str] = set()  # "upload" / "download" while one is in progress: one of each at a time
 
     async def send(self, kind_or_msg, **fields) -> bool:
         """Send a message; False (and nothing raised) when the socket is already closing."""
@@ -80,7 +83,7 @@ class PlayServer:
         self.stats: Counter = Counter()
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.cfg.max_upload_bytes)
+        app = web.Application(client_max_size=self.cfg.max_upload_bytes, middlewares=[self._host_guard])
         app.add_routes([
             web.get("/", self.index),
             web.get("/ws", self.websocket),
@@ -94,6 +97,19 @@ class PlayServer:
         return app
 
     # ----- HTTP -----
+
+    @web.middleware
+    async def _host_guard(self, request: web.Request, handler):
+        """On loopback, answer only requests addressed to loopback: a web page whose own host name is made to
+        resolve to 127.0.0.1 (DNS rebinding) would otherwise pass the same-origin check and drive this server."""
+        if not self.cfg.exposed:
+            host = (request.host or "").rsplit(":", 1)[0] if not (request.host or "").startswith("[") else \
+                request.host.split("]")[0] + "]"
+            if host not in ("127.0.0.1", "localhost", "[::1]"):
+                return _json_error(403, f"this server answers to 127.0.0.1 or localhost only, not {host[:60]!r}: "
+                                        "open http://127.0.0.1:PORT/ (or start it with --host to expose it)",
+                                   "bad_host")
+        return await handler(request)
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
@@ -109,6 +125,15 @@ class PlayServer:
         live = self._find(request)
         if live is None:
             return _json_error(404, "no live session with this token: reload the page", "no_session")
+        if "upload" in live.busy:
+            return _json_error(429, "an upload of this session is still being decoded: wait for it", "busy")
+        live.busy.add("upload")
+        try:
+            return await self._upload(request, live)
+        finally:
+            live.busy.discard("upload")
+
+    async def _upload(self, request: web.Request, live: Live) -> web.Response:
         limit = self.cfg.max_upload_bytes
         too_big = (f"the upload is larger than the limit of {limit / 2**20:.1f} MB: send a smaller image or a "
                    "shorter clip")
@@ -142,7 +167,17 @@ class PlayServer:
             frames = live.session.clip()
         except SessionError as e:
             return _json_error(409, str(e), e.code)
-        data = await self.engine.run_media(encode_video, frames, fmt, 1.0 / self.engine.dt)
+        if "download" in live.busy:
+            return _json_error(429, "a download of this session is still being prepared: wait for it", "busy")
+        live.busy.add("download")
+        try:
+            data = await self.engine.run_media(encode_video, frames, fmt, 1.0 / self.engine.dt,
+                                               self.cfg.download_scale)
+        except Exception as e:  # noqa: BLE001 - the encoder failed (a missing ffmpeg, a timeout): say so
+            log.exception("session %s: encoding a download failed", live.token[:6])
+            return _json_error(503, f"could not encode the clip ({type(e).__name__}: {e})"[:300], "encode_failed")
+        finally:
+            live.busy.discard("download")
         self.stats["downloads"] += 1
         return web.Response(body=data, content_type=MEDIA_TYPES[fmt], headers={
             "Content-Disposition": f'attachment; filename="worldsim_play_{live.session.episode}.{fmt}"'})
@@ -173,6 +208,7 @@ class PlayServer:
         self.live[token] = live
         self.stats["sessions_opened"] += 1
         actor = asyncio.create_task(self._actor(live))
+        actor.add_done_callback(lambda task: self._actor_done(live, task))
         try:
             await live.send("hello", session=token, model=self.engine.model.source,
                             resolution=self.engine.resolution, worlds=list(self.engine.world_names),
@@ -198,6 +234,15 @@ class PlayServer:
             await asyncio.gather(actor, return_exceptions=True)
         return ws
 
+    def _actor_done(self, live: Live, task: asyncio.Task) -> None:
+        """An actor ends with its socket; one that died otherwise is a bug: log it and close the socket, so the
+        page says the connection closed instead of queueing commands nobody runs."""
+        if task.cancelled() or live.ws.closed:
+            return
+        log.error("session %s: its actor stopped (%r); closing the socket", live.token[:6], task.exception())
+        self.stats["internal_errors"] += 1
+        asyncio.ensure_future(live.ws.close(code=1011, message=b"internal error"))
+
     async def _receive(self, live: Live, text: str) -> None:
         try:
             cmd = parse(text, max_prompt_bytes=self.engine.model.max_text_bytes, worlds=self.engine.world_names,
@@ -205,6 +250,11 @@ class PlayServer:
         except ProtocolError as e:
             self.stats["bad_messages"] += 1
             await live.send("error", code=e.code, message=str(e))
+            return
+        except Exception as e:  # noqa: BLE001 - a parser bug must not drop the connection
+            log.exception("session %s: parsing a message failed", live.token[:6])
+            self.stats["internal_errors"] += 1
+            await live.send("error", code="internal", message=f"could not read this message ({type(e).__name__})")
             return
         if cmd.type == "ping":
             await live.send("pong")
@@ -255,6 +305,8 @@ class PlayServer:
             await live.send(await run(s.reset, a["prompt"], a["frames"]))
         elif cmd.type == "example":
             await live.send(await run(s.example, a["world"], a["seed"]))
+        elif cmd.type == "pause":  # again here: a start queued before this pause must not win
+            live.running = False
         elif cmd.type == "start":
             if s.state is None:
                 raise SessionError("nothing to run yet: press reset (with a prompt, an upload or an example) first")
@@ -285,13 +337,20 @@ class PlayServer:
         while True:
             await asyncio.sleep(min(1.0, timeout / 4))
             now = time.monotonic()
-            for live in [v for v in self.live.values() if now - v.last_seen > timeout]:
+            for live in [v for v in self.live.values() if now - v.last_seen > timeout and not v.ws.closed]:
                 self.stats["idle_closed"] += 1
                 live.running = False
-                await live.send("closed", code="idle", message=(
-                    f"this session was idle for {timeout:g} s and has been closed to free the server: reload "
-                    "the page to start again"))
-                await live.ws.close(code=1000, message=b"idle")
+                live.last_seen = math.inf  # closing: not again
+                asyncio.ensure_future(self._close_idle(live, timeout))  # one slow peer must not hold up the rest
+
+    async def _close_idle(self, live: Live, timeout: float) -> None:
+        try:
+            await live.send("closed", code="idle", message=(
+                f"this session was idle for {timeout:g} s and has been closed to free the server: reload the page "
+                "to start again"))
+            await live.ws.close(code=1000, message=b"idle")
+        except Exception:  # noqa: BLE001 - the peer is gone already
+            log.info("session %s: closing an idle socket failed", live.token[:6], exc_info=True)
 
     async def _close_all(self, app: web.Application) -> None:
         app[REAPER].cancel()
@@ -369,6 +428,7 @@ def serve(engine: Engine, log_fn=print) -> None:
     async def main():
         runner, port = await _bind(PlayServer(engine))
         log_fn(f"worldsim play: open {url_for(engine.config.host, port)} in a browser (Ctrl+C stops)")
+        sys.stdout.flush()  # the URL is the one line a wrapper script waits for
         try:
             await asyncio.Event().wait()
         finally:

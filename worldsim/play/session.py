@@ -101,6 +101,7 @@ class Session:
                                "then reset to go on", "clip_full")
         t0 = time.perf_counter()
         key = jax.random.fold_in(self.key, self.episode)
+        self.branches = None  # futures of an earlier moment are no longer a continuation
         self.state, out = self.engine.sim.step(self.state, self._action(), key)
         frame = np.asarray(out.frame)
         return self._frame(frame, (time.perf_counter() - t0) * 1e3)
@@ -156,9 +157,8 @@ class Session:
                 "tracks": cur.rows(), "ke": ke, "p": p, "ms": round(ms, 2), "recorded": len(self.recorded),
                 "world": self.world, "agent": self.agent, "pushing": self.push_dir if self.push_left else None}
 
-    def clip(self) -> np.ndarray:
-        """The recorded frames (T, H, W, 3), upscaled for download."""
+    def clip(self) -> list[np.ndarray]:
+        """The recorded frames so far (a snapshot list; cheap, safe to take from another thread)."""
         if not self.recorded:
             raise SessionError("nothing recorded yet: reset and step first")
-        s = self.cfg.download_scale
-        return np.stack(list(self.recorded)).repeat(s, axis=1).repeat(s, axis=2)
+        return list(self.recorded)

@@ -224,9 +224,9 @@ function handle(msg) {
 }
 
 // ----- controls -----
-$("start").onclick = () => send({ type: "start" });
+$("start").onclick = () => { closeBranches(); send({ type: "start" }); }; // the futures were of an earlier moment
 $("pause").onclick = () => send({ type: "pause" });
-$("step").onclick = () => send({ type: "step" });
+$("step").onclick = () => { closeBranches(); send({ type: "step" }); };
 $("reset").onclick = () => { closeBranches(); send({ type: "reset", prompt: $("prompt").value, frames: $("source").value }); };
 $("branch").onclick = () => { show("branching: sampling four futures…"); send({ type: "branch" }); };
 $("close-branches").onclick = closeBranches;
@@ -235,11 +235,28 @@ $("show-tracks").onchange = drawOverlay;
 document.querySelectorAll("#pad button").forEach((b) => { b.onclick = () => send({ type: "push", dir: b.dataset.dir }); });
 
 const KEYS = { ArrowUp: "up", ArrowDown: "down", ArrowLeft: "left", ArrowRight: "right" };
+const REPEAT_MS = 120; // a held key pushes again at most this often (one press pushes for a few frames)
+const lastPush = {};
+function typing() {
+  const el = document.activeElement;
+  if (!el) return false;
+  if (el.tagName === "TEXTAREA" || el.tagName === "SELECT") return true;
+  return el.tagName === "INPUT" && ["text", "number", "search"].includes(el.type);
+}
 document.addEventListener("keydown", (e) => {
-  const typing = ["TEXTAREA", "INPUT", "SELECT"].includes(document.activeElement?.tagName);
-  if (typing) return;
-  if (KEYS[e.key]) { e.preventDefault(); send({ type: "push", dir: KEYS[e.key] }); }
-  else if (e.key === " ") { e.preventDefault(); send({ type: ui.running ? "pause" : "start" }); }
+  if (typing()) return;
+  const dir = KEYS[e.key];
+  if (dir) {
+    e.preventDefault();
+    const now = performance.now();
+    if (e.repeat && now - (lastPush[dir] || 0) < REPEAT_MS) return;
+    lastPush[dir] = now;
+    send({ type: "push", dir });
+  } else if (e.key === " ") {
+    e.preventDefault();
+    if (!ui.running) closeBranches();
+    send({ type: ui.running ? "pause" : "start" });
+  }
 });
 
 $("upload").onchange = async () => {
@@ -253,6 +270,7 @@ $("upload").onchange = async () => {
   show(`uploading ${file.name}…`);
   try {
     const r = await fetch(`/api/upload/${ui.session}`, { method: "POST", body: file });
+    if (!(r.headers.get("content-type") || "").includes("json")) { show(`the upload failed (HTTP ${r.status})`, true); return; }
     const j = await r.json();
     if (!j.ok) { show(j.error, true); return; }
     $("source").value = "upload";
@@ -263,13 +281,23 @@ $("upload").onchange = async () => {
 
 async function download(fmt) {
   if (!ui.session) return;
-  const r = await fetch(`/api/download/${ui.session}.${fmt}`);
-  if (!r.ok) { const j = await r.json(); show(j.error, true); return; }
-  const url = URL.createObjectURL(await r.blob());
-  const a = document.createElement("a");
-  a.href = url; a.download = `worldsim_play_${ui.episode}.${fmt}`;
-  document.body.append(a); a.click(); a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
+  show(`preparing the ${fmt}…`);
+  try {
+    const r = await fetch(`/api/download/${ui.session}.${fmt}`);
+    if (!r.ok) {
+      const json = (r.headers.get("content-type") || "").includes("json");
+      show(json ? (await r.json()).error : `the download failed (HTTP ${r.status})`, true);
+      return;
+    }
+    const url = URL.createObjectURL(await r.blob());
+    const a = document.createElement("a");
+    a.href = url; a.download = `worldsim_play_${ui.episode}.${fmt}`;
+    document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    show(`downloaded the session as ${fmt}`);
+  } catch (err) {
+    show(`the download failed (${err}): is the server still running?`, true);
+  }
 }
 $("download-mp4").onclick = (e) => { e.preventDefault(); download("mp4"); };
 $("download-gif").onclick = (e) => { e.preventDefault(); download("gif"); };
