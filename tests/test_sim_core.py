@@ -204,9 +204,17 @@ def test_model_sampling_defaults_reach_the_simulator(tmp_path):
     from worldsim.sim import Sampling, export, load
 
     m = tiny_model()
-    bundle = export(ws.WorldModel(m.tokenizer, m.dynamics, sampling=Sampling(0.25, True)), tmp_path / "m")
+    bundle = export(ws.WorldModel(m.tokenizer, m.dynamics, sampling=Sampling(0.25, True, 0.0)), tmp_path / "m")
     loaded = load(bundle)
-    assert loaded.sampling == Sampling(0.25, True)
+    assert loaded.sampling == Sampling(0.25, True, 0.0)
     sim = ws.Simulator(loaded)
-    assert sim.temperature == 0.25 and sim.reproject is True
+    assert sim.temperature == 0.25 and sim.reproject is True and sim.first_temperature == 0.0
     assert ws.Simulator(loaded, temperature=1.0, reproject=False).reproject is False
+    # The first frame from a prompt alone is drawn at first_temperature: 0 is the mean flow (the key does not
+    # matter); 1 samples (it does). Next frames keep their own temperature.
+    first = lambda s, k: np.asarray(s.render(s.reset(jax.random.key(k), prompt="a red ball")))  # noqa: E731
+    assert np.array_equal(first(sim, 0), first(sim, 1))
+    hot = ws.Simulator(loaded, first_temperature=1.0)
+    assert not np.array_equal(first(hot, 0), first(hot, 1)) and hot.temperature == 0.25
+    with pytest.raises(ValueError, match="first_temperature"):
+        ws.Simulator(loaded, first_temperature=-1.0)

@@ -86,6 +86,14 @@ def evaluate_world(dyn, tok, name: str, split: str, clips: int, c: int, horizon:
     return row, pred, truth
 
 
+def write_sheet(folder: str, name: str, clips: np.ndarray) -> None:
+    """A PNG contact sheet of clips (N, T, H, W, 3) as FOLDER/NAME.png."""
+    from worldsim.io import write_image
+    from worldsim.viz import contact_sheet
+
+    write_image(f"{folder}/{name}.png", contact_sheet(clips))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="default")
@@ -95,6 +103,8 @@ def main():
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--reproject", action="store_true", help="decode + re-encode each generated latent")
     p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance of text-only first frames")
+    p.add_argument("--text-temperature", type=float, default=1.0,
+                   help="temperature of text-only first frames (Sampling.first_temperature)")
     p.add_argument("--text-only", action="store_true", help="only the text-only first-frame measure")
     p.add_argument("--quick", action="store_true", help="16-frame continuations only (no 32-frame count, no text)")
     p.add_argument("--json", default=None)
@@ -110,6 +120,17 @@ def main():
         splits = list(worlds_lib.splits(w)) if args.ood else ["id"]
         for split in splits:
             k = jax.random.fold_in(key, zlib.crc32(f'{w}/{split}'.encode()))
+            if args.text_only:  # the same captions (same key) as the full run's text measure, nothing else
+                world = worlds_lib.make(w, split, resolution=tok.config.resolution, num_frames=2)
+                t = text_only(dyn, tok, world, args.clips, jax.random.fold_in(k, 5), args.text_temperature,
+                              args.guidance)
+                results[f"{w}/{split}"] = {"text_count_acc": t["text_count_acc"],
+                                           "text_colour_acc": t["text_colour_acc"]}
+                print(f"{w}/{split}: text count {t['text_count_acc']:.2f} colours {t['text_colour_acc']:.2f}",
+                      flush=True)
+                if args.sheet:
+                    write_sheet(args.sheet, f"{w}_{split}_text", t["frames"][None, :16])
+                continue
             row, pred, truth = evaluate_world(dyn, tok, w, split, args.clips, 3, 16, k, args.temperature, args.reproject)
             t = {"text_count_acc": np.nan, "text_colour_acc": np.nan, "frames": truth[:, 0]}
             row["model"]["count_acc_32"] = np.nan
@@ -118,7 +139,8 @@ def main():
                                                 jax.random.fold_in(k, 3), args.temperature, args.reproject)
                 row["model"]["count_acc_32"] = long_row["model"]["count_acc"]
                 world = worlds_lib.make(w, split, resolution=tok.config.resolution, num_frames=2)
-                t = text_only(dyn, tok, world, args.clips, jax.random.fold_in(k, 5), args.temperature, args.guidance)
+                t = text_only(dyn, tok, world, args.clips, jax.random.fold_in(k, 5), args.text_temperature,
+                              args.guidance)
             row["model"].update(text_count_acc=t["text_count_acc"], text_colour_acc=t["text_colour_acc"])
             results[f"{w}/{split}"] = row
             m, cl, cvt = row["model"], row["copy_last"], row["cv_tracked"]
@@ -128,15 +150,8 @@ def main():
                   f"(32 frames {m['count_acc_32']:.3f}); text count {m['text_count_acc']:.2f} colours "
                   f"{m['text_colour_acc']:.2f}", flush=True)
             if args.sheet:
-                from pathlib import Path
-
-                from worldsim.io import write_image
-                from worldsim.viz import contact_sheet
-
-                Path(args.sheet).mkdir(parents=True, exist_ok=True)
-                both = np.concatenate([truth[:4], pred[:4]], axis=3)
-                write_image(f"{args.sheet}/{w}_{split}.png", contact_sheet(both))
-                write_image(f"{args.sheet}/{w}_{split}_text.png", contact_sheet(t["frames"][None, :16]))
+                write_sheet(args.sheet, f"{w}_{split}", np.concatenate([truth[:4], pred[:4]], axis=3))
+                write_sheet(args.sheet, f"{w}_{split}_text", t["frames"][None, :16])
     results["seconds"] = time.time() - t0
     if args.json:
         with open(args.json, "w") as f:

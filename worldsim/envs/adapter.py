@@ -45,14 +45,13 @@ def apply_options(owner, options: dict | None, allowed) -> None:
 def reset(env: fn.FunctionalEnv, params: fn.EnvParams, key, batch: int | None = None):
     """-> (obs, state); with batch, `batch` episodes from keys split off key."""
     m = params.model
+    sp = env.init_sampling(m)
     if batch is None:
-        sp = env.sampling(m)
         state = compiled.init(m, key, params.text, params.frames, params.frame_actions, sp["temperature"],
                               steps=env.steps, reproject=sp["reproject"])
     else:
         tile = lambda x: None if x is None else jnp.broadcast_to(x, (batch,) + x.shape)  # noqa: E731
         text = (tile(params.text[0]), tile(params.text[1]))
-        sp = env.sampling(m)
         state = compiled.init(m, jax.random.split(key, batch), text, tile(params.frames),
                               tile(params.frame_actions), sp["temperature"], rank=1, steps=env.steps,
                               reproject=sp["reproject"])

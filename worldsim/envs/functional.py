@@ -68,6 +68,7 @@ class FunctionalEnv:
     steps: int | None = None  # flow sampling Euler steps (None = the model's default)
     temperature: float | None = None  # flow sampling noise scale (None = the model's, model.sampling)
     reproject: bool | None = None  # re-encode each new frame (None = the model's, model.sampling)
+    first_temperature: float | None = None  # a first frame from the prompt alone (None = the model's)
 
     def __post_init__(self):
         if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
@@ -81,12 +82,17 @@ class FunctionalEnv:
         r = model.sampling.reproject if self.reproject is None else self.reproject
         return {"temperature": float(t), "reproject": bool(r)}
 
+    def init_sampling(self, model: WorldModel) -> dict:
+        """The sampling keywords of core.init: its temperature is the first frame's (drawn from the prompt)."""
+        t = model.sampling.first_temperature if self.first_temperature is None else self.first_temperature
+        return {**self.sampling(model), "temperature": float(t)}
+
     def _observe(self, params: EnvParams, state: SimState) -> jax.Array:
         return core.render(params.model, state) if self.decode else state.latent
 
     def reset_env(self, key, params: EnvParams) -> tuple[jax.Array, SimState]:
         state = core.init(params.model, key, params.text, params.frames, params.frame_actions, steps=self.steps,
-                          **self.sampling(params.model))
+                          **self.init_sampling(params.model))
         return self._observe(params, state), state
 
     def outcome(self, model: WorldModel, state: SimState, new: SimState, out) -> tuple:

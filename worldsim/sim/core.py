@@ -73,7 +73,8 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
     text_emb: (d,) precomputed instead (model.dynamics.encode_text);
     frames: uint8 (k, H, W, 3) frames to start from: all are encoded, the first k - 1 run through the dynamics
       (with `actions` (k - 1, A) between them, zeros if None) and the last becomes the current frame;
-      None: the first frame is sampled from the prompt with `key`.
+      None: the first frame is sampled from the prompt with `key`, at `temperature` (the shells pass
+      Sampling.first_temperature here: init samples no other frame).
     """
     dyn = params.dynamics
     emb = _text_emb(params, prompt, text_emb)

@@ -111,6 +111,6 @@ def export(model: WorldModel, directory: str | Path) -> Path:
     """Write a bundle that `load(directory)` reads back: DIR/tokenizer and DIR/dynamics exports."""
     directory = Path(directory)
     tok_load.export(model.tokenizer, directory / "tokenizer")
-    sampling = {"temperature": model.sampling.temperature, "reproject": model.sampling.reproject}
-    dyn_load.export(model.dynamics, directory / "dynamics", {"tokenizer": {"path": "../tokenizer"}, "sampling": sampling})
+    dyn_load.export(model.dynamics, directory / "dynamics",
+                    {"tokenizer": {"path": "../tokenizer"}, "sampling": model.sampling.to_dict()})
     return directory

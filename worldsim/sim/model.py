@@ -29,17 +29,26 @@ class Sampling:
     """How a model is best sampled (measured per model; experiments/default/results.md for the default), used by
     Simulator and the evaluation adapter unless overridden.
 
-    temperature: scale of the flow's starting noise (0 = the mean flow). reproject: decode each new latent frame
-    and encode it again with the previous frame (the tokenizer's whole temporal context), pulling drifting latents
-    back onto the ones real frames make; costs one decode + encode per step, also with decode=False."""
+    temperature: scale of the flow's starting noise for each next frame (0 = the mean flow). reproject: decode each
+    new latent frame and encode it again with the previous frame (the tokenizer's whole temporal context), pulling
+    drifting latents back onto the ones real frames make; costs one decode + encode per step, also with
+    decode=False. first_temperature: the noise scale of a first frame drawn from the prompt alone. A caption
+    leaves positions open, so a low temperature there averages the possible scenes into faint smears; next frames
+    are nearly determined by the past, where a low temperature curbs drift."""
 
     temperature: float = 1.0
     reproject: bool = False
+    first_temperature: float = 1.0
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Sampling":
         d = d or {}
-        return cls(temperature=float(d.get("temperature", 1.0)), reproject=bool(d.get("reproject", False)))
+        return cls(temperature=float(d.get("temperature", 1.0)), reproject=bool(d.get("reproject", False)),
+                   first_temperature=float(d.get("first_temperature", 1.0)))
+
+    def to_dict(self) -> dict:
+        return {"temperature": self.temperature, "reproject": self.reproject,
+                "first_temperature": self.first_temperature}
 
 
 class WorldModel(nnx.Module):

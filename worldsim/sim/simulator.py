@@ -24,29 +24,32 @@ class Simulator:
     """Simulator(model, batch_size=None): reset makes one episode (batch_size=None) or a batch of independent
     episodes; step / rollout / render / readout take a state of any batch shape (e.g. from ws.fork).
 
-    steps / temperature / reproject: sampling settings (None = the model's own: Euler steps from its config,
-    temperature and reprojection from model.sampling, see worldsim.sim.model.Sampling). terminal_fn(readout)
+    steps / temperature / reproject / first_temperature: sampling settings (None = the model's own: Euler steps
+    from its config, the rest from model.sampling, see worldsim.sim.model.Sampling; first_temperature is for a
+    first frame drawn from the prompt alone). terminal_fn(readout)
     -> bool ends an episode (states then absorb further steps; stepping one whose every episode ended is an error).
     """
 
     def __init__(self, model: WorldModel, batch_size: int | None = None, *, steps: int | None = None,
                  temperature: float | None = None, reproject: bool | None = None,
-                 terminal_fn: core.TerminalFn | None = None):
+                 terminal_fn: core.TerminalFn | None = None, first_temperature: float | None = None):
         if not isinstance(model, WorldModel):
             raise TypeError(f"Simulator needs a WorldModel, got {type(model).__name__}: make one with "
                             "ws.load('default') or ws.load(path)")
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise ValueError(f"steps={steps!r}: use None (the model's default) or an integer >= 1")
         temperature = model.sampling.temperature if temperature is None else temperature
+        first = model.sampling.first_temperature if first_temperature is None else first_temperature
         reproject = model.sampling.reproject if reproject is None else reproject
-        if isinstance(temperature, bool) or not (isinstance(temperature, (int, float))
-                                                 and 0.0 <= temperature < float("inf")):
-            raise ValueError(f"temperature={temperature!r}: use a finite number >= 0 (0 = the mean flow)")
+        for name, value in (("temperature", temperature), ("first_temperature", first)):
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0.0 <= value < float("inf")):
+                raise ValueError(f"{name}={value!r}: use a finite number >= 0 (0 = the mean flow)")
         if not isinstance(reproject, bool):
             raise ValueError(f"reproject={reproject!r}: use True, False or None (the model's own setting)")
         self.model = model
         self.batch_size = checks.check_batch_size(batch_size)
         self.steps, self.temperature, self.terminal_fn = steps, float(temperature), terminal_fn
+        self.first_temperature = float(first)
         self.reproject = reproject
         self._template = jax.eval_shape(lambda: core.init(model, jax.random.key(0)))
 
@@ -70,10 +73,10 @@ class Simulator:
             lead = frames.shape[:-4] + (frames.shape[-4] - 1,)
             actions = checks.check_actions(actions, lead, m.action_dim, "actions (between initial frames)")
         if b is None:
-            return compiled.init(m, key, text, frames, actions, self.temperature, steps=self.steps,
+            return compiled.init(m, key, text, frames, actions, self.first_temperature, steps=self.steps,
                                  reproject=self.reproject)
         # A batch: independent episodes (own keys, own fork lineage, so one step key samples each differently).
-        state = compiled.init(m, jax.random.split(key, b), text, frames, actions, self.temperature, rank=1,
+        state = compiled.init(m, jax.random.split(key, b), text, frames, actions, self.first_temperature, rank=1,
                               steps=self.steps, reproject=self.reproject)
         return state._replace(branch=core.branch_ids(jnp.zeros((), jnp.uint32), b))
 
