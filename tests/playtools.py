@@ -36,6 +36,14 @@ class Client:
             self.hello = data
         return data
 
+    async def example_reset(self, world: str, seed: int) -> dict:
+        """Load a ground-truth example scene and reset to it (its caption and frames); returns the example message.
+        The reset's frame and state follow."""
+        await self.send("example", world=world, seed=seed)
+        ex = await self.wait("example")
+        await self.send("reset", prompt=ex["prompt"], frames="example")
+        return ex
+
     async def wait(self, kind: str, timeout: float = 60.0, **match) -> dict:
         """Read until a message of this type (whose fields equal `match`) arrives."""
         end = time.monotonic() + timeout

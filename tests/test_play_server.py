@@ -39,9 +39,7 @@ def rss_mb() -> float:
 async def _session_plays(http, url: str, seconds: float, world: str = "bouncing_balls") -> dict:
     c = await Client.open(http, url)
     hello = await c.wait("hello")
-    await c.send("example", world=world, seed=1)
-    ex = await c.wait("example")
-    await c.send("reset", prompt=ex["prompt"], frames="example")
+    await c.example_reset(world, 1)
     await c.wait("state", started=True)
     await c.send("start")
     await c.wait("state", running=True)
@@ -134,9 +132,7 @@ def test_malformed_messages_are_answered_and_the_session_goes_on(server):
             err = await c.wait("error")
             assert "binary messages" in err["message"]
             # Pushes outside the push world are a no-op with a note, not an error.
-            await c.send("example", world="bouncing_balls", seed=0)
-            ex = await c.wait("example")
-            await c.send("reset", prompt=ex["prompt"], frames="example")
+            await c.example_reset("bouncing_balls", 0)
             await c.wait("frame")
             await c.send("push", dir="left")
             info = await c.wait("info")
@@ -213,9 +209,7 @@ def test_branch_choose_and_download(server, engine):
             tok = (await c.wait("hello"))["session"]
             r = await http.get(f"{server.url}api/download/{tok}.mp4")
             assert r.status == 409 and "nothing recorded" in (await r.json())["error"]
-            await c.send("example", world="push", seed=3)
-            ex = await c.wait("example")
-            await c.send("reset", prompt=ex["prompt"], frames="example")
+            ex = await c.example_reset("push", 3)
             await c.wait("frame")
             for _ in range(3):
                 await c.send("step")
@@ -266,9 +260,7 @@ def test_clip_cap_idle_timeout_origin_and_closed_sockets(engine):
         async with aiohttp.ClientSession() as http:
             c = await Client.open(http, srv.url)
             await c.wait("hello")
-            await c.send("example", world="gravity", seed=0)
-            ex = await c.wait("example")
-            await c.send("reset", prompt=ex["prompt"], frames="example")
+            await c.example_reset("gravity", 0)
             await c.send("start")
             err = await c.wait("error", code="clip_full")
             assert "limit of 5 frames" in err["message"]
@@ -288,9 +280,7 @@ def test_clip_cap_idle_timeout_origin_and_closed_sockets(engine):
             for _ in range(3):
                 d = await Client.open(http, srv.url)
                 await d.wait("hello")
-                await d.send("example", world="push", seed=0)
-                ex = await d.wait("example")
-                await d.send("reset", prompt=ex["prompt"], frames="example")
+                await d.example_reset("push", 0)
                 await d.send("start")
                 await d.wait("frame")
                 d.ws._response.connection.transport.abort()  # no close handshake

@@ -33,9 +33,7 @@ def rss_mb() -> float:
 async def one(http, url: str, seconds: float, seed: int) -> dict:
     c = await Client.open(http, url)
     await c.wait("hello")
-    await c.send("example", world="push", seed=seed)
-    ex = await c.wait("example")
-    await c.send("reset", prompt=ex["prompt"], frames="example")
+    await c.example_reset("push", seed)
     await c.wait("state", started=True)
     await c.send("start")
     await c.wait("state", running=True)

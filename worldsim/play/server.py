@@ -30,7 +30,6 @@ from aiohttp import WSMsgType, web
 
 from worldsim import worlds
 from worldsim.io.memory import MediaError, decode_media, encode_video
-from worldsim.play.config import PlayConfig
 from worldsim.play.engine import Engine
 from worldsim.play.protocol import ProtocolError, dumps, parse
 from worldsim.play.session import Session, SessionError
