@@ -198,6 +198,9 @@ function handle(msg) {
       ui.session = msg.session; ui.resolution = msg.resolution; ui.colours = msg.colours; ui.limits = msg.limits;
       $("frame").width = $("frame").height = msg.resolution;
       $("model").textContent = `model: ${msg.model}`;
+      $("limits").textContent = `This server's limits: ${msg.limits.max_sessions} live sessions; a session closes after `
+        + `${msg.limits.idle_timeout_s} s without input; uploads up to ${(msg.limits.max_upload_bytes / 2 ** 20).toFixed(1)} MB `
+        + `and ${msg.limits.max_upload_frames} frames; clips up to ${msg.limits.max_clip_frames} frames.`;
       $("world").replaceChildren(...msg.worlds.map((w) => new Option(w, w, w === "push", w === "push")));
       newEpisode(0);
       updateButtons();
