@@ -129,6 +129,9 @@ def test_arrow_keys_push_the_agent_the_right_way(page):
         x1 = agent_x(page, agent)
         tracked = float(page.get_attribute("#agent-pos", "data-x"))
         assert abs(tracked - x1) < 1.5  # the page's tracker readout agrees with the screenshot
+        # The cross the page draws is where the model's state head reads the ball from its latents: near it.
+        latent = page.evaluate(f"window.worldsimPlay.latent[{worlds.COLOUR_NAMES.index(agent)}]")
+        assert latent is not None and abs(latent[0] - x1) < 3.0, (latent, x1)
         moved[key] = x1 - x0
     page.check("#show-tracks")
     print(f"\nagent ball x shift on screen over 8 pushes (pixels): {moved}")
@@ -156,6 +159,7 @@ def test_branch_shows_four_panes_and_one_can_be_continued(page):
     shot = ROOT / "docs" / "play.png"
     if os.environ.get("WORLDSIM_UPDATE_SCREENSHOT") == "1":
         shot.parent.mkdir(exist_ok=True)
+        page.evaluate("window.worldsimPlay.holdBranches(1)")  # a still: each future's 2nd frame (labelled)
         page.screenshot(path=str(shot), full_page=True)
     recorded = int(page.text_content("#recorded"))
     page.locator(".pane button").nth(1).click()

@@ -221,6 +221,9 @@ def test_branch_choose_and_download(server, engine):
             await c.send("choose", index=2)
             f = await c.wait("frame")
             assert f["rgb"] == b["futures"][2][-1] and f["recorded"] == 4 + cfg.branch_frames
+            # Every frame carries the state head's reading of the latents beside the tracker's, per colour.
+            assert len(f["latent"]) == len(f["tracks"]) == 6
+            assert all(p is None or (len(p) == 2 and all(np.isfinite(p))) for p in f["latent"])
             for fmt in ("mp4", "gif"):
                 r = await http.get(f"{server.url}api/download/{tok}.{fmt}")
                 assert r.status == 200 and "attachment" in r.headers["Content-Disposition"]

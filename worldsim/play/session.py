@@ -18,6 +18,7 @@ import numpy as np
 from worldsim import worlds
 from worldsim.play.engine import Engine, Tracked, b64, energy_momentum
 from worldsim.play.protocol import DIRECTIONS
+from worldsim.worlds import world_to_pixel
 
 _PUSH_CAPTION = re.compile(r"you push the (" + "|".join(worlds.COLOUR_NAMES) + r") one")
 
@@ -104,7 +105,7 @@ class Session:
         self.branches = None  # futures of an earlier moment are no longer a continuation
         self.state, out = self.engine.sim.step(self.state, self._action(), key)
         frame = np.asarray(out.frame)
-        return self._frame(frame, (time.perf_counter() - t0) * 1e3)
+        return self._frame(frame, (time.perf_counter() - t0) * 1e3, out.readout)
 
     def push(self, direction: str) -> dict | None:
         """Queue a push of the agent ball; in other worlds an info message says it does nothing."""
@@ -149,12 +150,25 @@ class Session:
         self.prev = cur
         return cur
 
-    def _frame(self, frame: np.ndarray, ms: float) -> dict:
+    def _latent_positions(self, readout) -> list[list[float] | None] | None:
+        """Ball centres the model's state head reads from its latents (pixels per colour; None where it reads
+        no ball), or None for a model without a state head: shown beside the tracker's, they show whether the
+        latents carry the physics the frames show."""
+        if readout is None:
+            readout = self.engine.sim.readout(self.state)
+            if readout is None:
+                return None
+        present = np.asarray(readout.present) > 0.5
+        pos = np.asarray(world_to_pixel(np.asarray(readout.pos), self.engine.resolution))
+        return [[round(float(x), 2), round(float(y), 2)] if p else None for p, (x, y) in zip(present, pos)]
+
+    def _frame(self, frame: np.ndarray, ms: float, readout=None) -> dict:
         prev = self.prev
         cur = self._record(frame)
         ke, p = energy_momentum(prev, cur, self.engine.resolution, self.engine.dt)
         return {"type": "frame", "episode": self.episode, "t": int(jnp.asarray(self.state.t)), "rgb": b64(frame),
-                "tracks": cur.rows(), "ke": ke, "p": p, "ms": round(ms, 2), "recorded": len(self.recorded),
+                "tracks": cur.rows(), "latent": self._latent_positions(readout), "ke": ke, "p": p,
+                "ms": round(ms, 2), "recorded": len(self.recorded),
                 "world": self.world, "agent": self.agent, "pushing": self.push_dir if self.push_left else None}
 
     def clip(self) -> list[np.ndarray]:

@@ -9,7 +9,7 @@ const SERIES = 200; // frames in the energy plot
 const ui = {
   ws: null, session: null, resolution: 64, colours: [], limits: {}, episode: 0, running: false, started: false,
   trails: [], series: [], arrivals: [], fps: 0, framesReceived: 0, lastTracks: null, agent: null, world: null,
-  firstExample: true, branchTimers: [],
+  firstExample: true, branchTimers: [], branchShows: [],
 };
 window.worldsimPlay = ui; // for tests and the curious (read-only use)
 
@@ -68,6 +68,7 @@ function onFrame(msg) {
   paint($("frame"), msg.rgb);
   ui.framesReceived += 1;
   ui.lastTracks = msg.tracks;
+  ui.latent = msg.latent;
   ui.agent = msg.agent; ui.world = msg.world;
   msg.tracks.forEach((tr, c) => {
     ui.trails[c].push(tr);
@@ -121,6 +122,14 @@ function drawOverlay() {
     }
   });
   ctx.globalAlpha = 1;
+  (ui.latent || []).forEach((p, c) => { // the model's own reading of its latents: a cross per ball
+    if (!p) return;
+    const x = px(p[0]), y = px(p[1]), r = 6;
+    ctx.strokeStyle = "#fff"; ctx.lineWidth = 3;
+    ctx.beginPath(); ctx.moveTo(x - r, y); ctx.lineTo(x + r, y); ctx.moveTo(x, y - r); ctx.lineTo(x, y + r); ctx.stroke();
+    ctx.strokeStyle = PALETTE[ui.colours[c]] || "#fff"; ctx.lineWidth = 1.5;
+    ctx.beginPath(); ctx.moveTo(x - r, y); ctx.lineTo(x + r, y); ctx.moveTo(x, y - r); ctx.lineTo(x, y + r); ctx.stroke();
+  });
 }
 
 function drawPlot() {
@@ -164,6 +173,7 @@ function updateButtons() {
 function showBranches(msg) {
   ui.branchTimers.forEach(clearInterval);
   ui.branchTimers = [];
+  ui.branchShows = [];
   const panes = $("panes");
   panes.replaceChildren();
   msg.futures.forEach((frames, i) => {
@@ -172,19 +182,23 @@ function showBranches(msg) {
     const cv = document.createElement("canvas");
     cv.width = ui.resolution; cv.height = ui.resolution;
     const label = document.createElement("span");
-    label.textContent = `future ${i + 1}`;
+    const show = (k) => { paint(cv, frames[k]); label.textContent = `future ${i + 1} · frame ${k + 1}/${frames.length}`; };
+    ui.branchShows.push(show);
     const go = document.createElement("button");
     go.textContent = "Continue from this one";
     go.onclick = () => { send({ type: "choose", index: i }); closeBranches(); };
     pane.append(cv, label, go);
     panes.append(pane);
     let k = 0;
-    paint(cv, frames[0]);
-    ui.branchTimers.push(setInterval(() => { k = (k + 1) % frames.length; paint(cv, frames[k]); }, 100));
+    show(0);
+    ui.branchTimers.push(setInterval(() => { k = (k + 1) % frames.length; show(k); }, 100));
   });
   $("branches").hidden = false;
   show(`${msg.count} futures of ${msg.frames} frames each (${msg.ms.toFixed(0)} ms): continue from one, or close`);
 }
+
+// Stop the futures' animation at frame k (for a still picture of them).
+ui.holdBranches = (k) => { ui.branchTimers.forEach(clearInterval); ui.branchTimers = []; ui.branchShows.forEach((f) => f(k)); };
 
 function closeBranches() {
   ui.branchTimers.forEach(clearInterval);
