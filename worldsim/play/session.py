@@ -109,6 +109,9 @@ class Session:
 
     def push(self, direction: str) -> dict | None:
         """Queue a push of the agent ball; in other worlds an info message says it does nothing."""
+        if self.engine.model.action_dim < 2:
+            return {"type": "info", "code": "no_agent",
+                    "message": "this model takes no actions (it was trained on plain video): pushes do nothing"}
         if self.world != "push":
             return {"type": "info", "code": "no_agent",
                     "message": "pushes act only in the push world: load a push example (or a prompt like "
