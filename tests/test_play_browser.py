@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import time
 from pathlib import Path
 
 import jax
@@ -97,6 +96,15 @@ def reset_example(pg, world: str, seed: int) -> None:
     wait_frames(pg, n + 1)
 
 
+def step(pg, key: str | None = None) -> None:
+    """One step from the Step button (after a key press, when given), waiting for its frame."""
+    n = frames_received(pg)
+    if key:
+        pg.keyboard.press(key)  # focus is on a button or checkbox the test clicked, as a player's would be
+    pg.click("#step")
+    wait_frames(pg, n + 1)
+
+
 def test_prompt_start_and_frames_change(page):
     page.fill("#prompt", "Two bouncing balls: a large red ball at the left moving right quickly, a large blue ball "
                          "at the right moving left quickly.")
@@ -137,15 +145,6 @@ def test_arrow_keys_push_the_agent_the_right_way(page):
     print(f"\nagent ball x shift on screen over 8 pushes (pixels): {moved}")
     assert moved["ArrowRight"] > 3.0, moved  # pixels, over 8 frames
     assert moved["ArrowLeft"] < moved["ArrowRight"] - 6.0, moved
-
-
-def step(pg, key: str | None = None) -> None:
-    """One step from the Step button (after a key press, when given), waiting for its frame."""
-    n = frames_received(pg)
-    if key:
-        pg.keyboard.press(key)  # focus is on a button or checkbox the test clicked, as a player's would be
-    pg.click("#step")
-    wait_frames(pg, n + 1)
 
 
 def test_branch_shows_four_panes_and_one_can_be_continued(page):

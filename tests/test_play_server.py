@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 
 import aiohttp
 import numpy as np
 import pytest
 
-from playtools import Client, run
+from playtools import Client, rss_mb, run
 from worldsim import play
 from worldsim.io.memory import encode_video
 from worldsim.sim import WorldModel
@@ -29,11 +28,6 @@ def server(engine):
     srv = play.start(engine)
     yield srv
     srv.stop()
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 async def _session_plays(http, url: str, seconds: float, world: str = "bouncing_balls") -> dict:

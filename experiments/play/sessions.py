@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,15 +18,10 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-from playtools import Client  # noqa: E402
+from playtools import Client, rss_mb  # noqa: E402
 
 import worldsim as ws  # noqa: E402
 from worldsim import play  # noqa: E402
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 async def one(http, url: str, seconds: float, seed: int) -> dict:

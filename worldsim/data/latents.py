@@ -304,12 +304,15 @@ def encode_captions(captions, max_text_bytes: int) -> tuple[np.ndarray, np.ndarr
         raw = c.encode("utf-8")
         if len(raw) > max_text_bytes:
             cut += 1
-            c = _truncate(c, max_text_bytes)
+            c = truncate_caption(c, max_text_bytes)
         ids[i : i + 1], mask[i : i + 1] = encode_prompts([c], max_text_bytes)
     return ids, mask, cut
 
 
-def _truncate(text: str, max_bytes: int) -> str:
+def truncate_caption(text: str, max_bytes: int) -> str:
+    """text cut to at most max_bytes of UTF-8, at the last space that fits (never inside a character)."""
+    if len(text.encode("utf-8")) <= max_bytes:
+        return text
     raw = text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")  # drops a split trailing character
     space = raw.rfind(" ")
     return raw[:space].rstrip(" ,;:") if space > 0 else raw

@@ -13,6 +13,7 @@ import jax
 import numpy as np
 
 from worldsim import probes, worlds
+from worldsim.data.latents import truncate_caption
 from worldsim.play.config import PlayConfig
 from worldsim.sim import Simulator, WorldModel
 from worldsim.worlds.config import REFERENCE_RADIUS
@@ -53,14 +54,6 @@ def energy_momentum(prev: Tracked | None, cur: Tracked, resolution: int, dt: flo
     return round(ke, 5), [round(float(p[0]), 5), round(float(p[1]), 5)]
 
 
-def fit_prompt(text: str, max_bytes: int) -> str:
-    """text cut at a word boundary to at most max_bytes of UTF-8 (a small model reads short prompts)."""
-    if len(text.encode("utf-8")) <= max_bytes:
-        return text
-    cut = text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
-    return cut.rsplit(" ", 1)[0] if " " in cut else cut
-
-
 class Engine:
     """Engine(model, config): the shared simulator. `run(fn, *args)` awaits fn on the model thread."""
 
@@ -90,7 +83,8 @@ class Engine:
         w = worlds.make(world, resolution=self.resolution, num_frames=EXAMPLE_FRAMES)
         states = w.reset(jax.random.key(seed), 1)
         ep = w.play(states, np.zeros((1, EXAMPLE_FRAMES, w.action_dim), np.float32))
-        return fit_prompt(ep.captions[0], self.model.max_text_bytes), np.asarray(ep.frames[0]), ep.facts[0]["controlled"]
+        caption = truncate_caption(ep.captions[0], self.model.max_text_bytes)  # a small model reads short prompts
+        return caption, np.asarray(ep.frames[0]), ep.facts[0]["controlled"]
 
     def warm_up(self, log=print) -> None:
         """Compile what a session uses first (text reset, example reset, step, branch), so the page's first

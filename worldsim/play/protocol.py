@@ -43,6 +43,26 @@ def _int(value, name: str, lo: int, hi: int) -> int:
     return value
 
 
+def _prompt(value, max_bytes: int) -> str | None:
+    """A prompt: None, or stripped text of at most max_bytes UTF-8 bytes (empty = None)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError("'prompt' must be a string (or null for none)")
+    value = value.strip()
+    if not value:
+        return None
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise ProtocolError(f"the prompt is {size} bytes; this model reads at most {max_bytes}: shorten it",
+                            "too_long")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProtocolError("the prompt is not valid text (lone surrogates): retype it") from None
+    return value
+
+
 def parse(text, *, max_prompt_bytes: int, worlds: tuple[str, ...], branches: int) -> Command:
     """One text message from the page -> Command (validated), or ProtocolError."""
     if not isinstance(text, str):
@@ -59,19 +79,7 @@ def parse(text, *, max_prompt_bytes: int, worlds: tuple[str, ...], branches: int
     if kind in SIMPLE:
         return Command(kind, {})
     if kind == "reset":
-        prompt = msg.get("prompt")
-        if prompt is not None and not isinstance(prompt, str):
-            raise ProtocolError("'prompt' must be a string (or null for none)")
-        if prompt is not None:
-            prompt = prompt.strip() or None
-        if prompt is not None and len(prompt.encode("utf-8", "surrogatepass")) > max_prompt_bytes:
-            raise ProtocolError(f"the prompt is {len(prompt.encode('utf-8', 'surrogatepass'))} bytes; this model "
-                                f"reads at most {max_prompt_bytes}: shorten it", "too_long")
-        if prompt is not None:
-            try:
-                prompt.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ProtocolError("the prompt is not valid text (lone surrogates): retype it") from None
+        prompt = _prompt(msg.get("prompt"), max_prompt_bytes)
         frames = msg.get("frames", "none")
         if not isinstance(frames, str) or frames not in FRAME_SOURCES:
             raise ProtocolError(f"'frames' must be one of {', '.join(FRAME_SOURCES)}, got {frames!r}")

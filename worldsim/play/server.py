@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -102,9 +102,11 @@ class PlayServer:
         """On loopback, answer only requests addressed to loopback: a web page whose own host name is made to
         resolve to 127.0.0.1 (DNS rebinding) would otherwise pass the same-origin check and drive this server."""
         if not self.cfg.exposed:
-            host = (request.host or "").rsplit(":", 1)[0] if not (request.host or "").startswith("[") else \
-                request.host.split("]")[0] + "]"
-            if host not in ("127.0.0.1", "localhost", "[::1]"):
+            try:
+                host = urlsplit("//" + (request.host or "")).hostname or ""
+            except ValueError:  # not even a host name
+                host = request.host or ""
+            if host not in ("127.0.0.1", "localhost", "::1"):
                 return _json_error(403, f"this server answers to 127.0.0.1 or localhost only, not {host[:60]!r}: "
                                         "open http://127.0.0.1:PORT/ (or start it with --host to expose it)",
                                    "bad_host")

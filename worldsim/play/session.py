@@ -35,6 +35,7 @@ class Session:
         self.key = jax.random.key(seed)
         self.push_hold = worlds.make("push").config.action_hold  # frames one key press pushes for
         self.episode = 0
+        self.episode_key = self.key
         self.state = None
         self.recorded: list[np.ndarray] = []
         self.prev: Tracked | None = None
@@ -77,8 +78,8 @@ class Session:
         if world is None and m:
             world, agent = "push", m.group(1)
         self.episode += 1
-        key = jax.random.fold_in(self.key, self.episode)
-        self.state = self.engine.sim.reset(key, prompt=prompt, frames=frames)  # no pushes between given frames
+        self.episode_key = jax.random.fold_in(self.key, self.episode)  # reset, steps and branches of this episode
+        self.state = self.engine.sim.reset(self.episode_key, prompt=prompt, frames=frames)  # no pushes between
         self.world, self.agent = world, agent
         self.push_dir, self.push_left, self.branches = None, 0, None
         self.recorded, self.prev = [], None
@@ -101,9 +102,8 @@ class Session:
             raise SessionError(f"this clip reached the limit of {self.cfg.max_clip_frames} frames: download it, "
                                "then reset to go on", "clip_full")
         t0 = time.perf_counter()
-        key = jax.random.fold_in(self.key, self.episode)
         self.branches = None  # futures of an earlier moment are no longer a continuation
-        self.state, out = self.engine.sim.step(self.state, self._action(), key)
+        self.state, out = self.engine.sim.step(self.state, self._action(), self.episode_key)
         frame = np.asarray(out.frame)
         return self._frame(frame, (time.perf_counter() - t0) * 1e3, out.readout)
 
@@ -124,9 +124,8 @@ class Session:
         self._need_state()
         n, t, sim = self.cfg.branches, self.cfg.branch_frames, self.engine.sim
         t0 = time.perf_counter()
-        key = jax.random.fold_in(self.key, self.episode)
-        states, outs = sim.rollout(sim.fork(self.state, n), np.zeros((n, t, self.engine.model.action_dim),
-                                                                       np.float32), key)
+        still = np.zeros((n, t, self.engine.model.action_dim), np.float32)
+        states, outs = sim.rollout(sim.fork(self.state, n), still, self.episode_key)
         frames = np.asarray(outs.frames[:, :, -1])  # (n, T, H, W, 3)
         self.branches = (states, frames)
         return {"type": "branches", "episode": self.episode, "count": n, "frames": t,
