@@ -68,6 +68,22 @@ def text_only(dyn, tok, world, n: int, key, temperature: float, guidance: float 
     return {"text_count_acc": count_ok / n, "text_colour_acc": colours_ok / n, "frames": frames[:, 0]}
 
 
+def variety(dyn, tok, world, key, temperature: float, captions: int = 4, samples: int = 8) -> np.ndarray:
+    """uint8 (captions, 1 + samples, H, W, 3): per held-out caption, its true first frame, then first frames drawn
+    from the caption alone with different keys (how varied they are, and how faithful)."""
+    ep = world.sample(key, captions)
+    ids, mask, _ = encode_captions(ep.captions, dyn.config.max_text_bytes)
+    rows = []
+    for i in range(captions):
+        lat = np.zeros((samples, 1) + dyn.config.latent_shape, np.float32)
+        acts = np.zeros((samples, 1, dyn.config.action_dim), np.float32)
+        gen = generate(dyn, lat, acts, (np.repeat(ids[i:i + 1], samples, 0), np.repeat(mask[i:i + 1], samples, 0)),
+                       0, jax.random.fold_in(key, 100 + i), temperature=temperature)
+        frames = np.asarray(tok.decode(jnp.asarray(gen)))[:, 0]
+        rows.append(np.concatenate([np.asarray(ep.frames)[i, :1], frames]))
+    return np.stack(rows)
+
+
 def evaluate_world(dyn, tok, name: str, split: str, clips: int, c: int, horizon: int, key, temperature: float,
                    reproject: bool = False) -> dict:
     world = worlds_lib.make(name, split, resolution=tok.config.resolution, num_frames=c + horizon)
@@ -130,6 +146,8 @@ def main():
                       flush=True)
                 if args.sheet:
                     write_sheet(args.sheet, f"{w}_{split}_text", t["frames"][None, :16])
+                    write_sheet(args.sheet, f"{w}_{split}_text_variety", variety(
+                        dyn, tok, world, jax.random.fold_in(k, 5), args.text_temperature))
                 continue
             row, pred, truth = evaluate_world(dyn, tok, w, split, args.clips, 3, 16, k, args.temperature, args.reproject)
             t = {"text_count_acc": np.nan, "text_colour_acc": np.nan, "frames": truth[:, 0]}

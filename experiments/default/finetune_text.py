@@ -33,6 +33,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
+from clock import check_finite, wall_clock_lr, write_row  # noqa: E402
 from flax import nnx  # noqa: E402
 
 from worldsim import worlds  # noqa: E402
@@ -153,21 +154,17 @@ def main():
     log.write(json.dumps(row) + "\n")
     done, last_snap = 0, time.time()
     while time.time() < deadline:
-        frac = (time.time() - t_train) / budget
-        lr = args.lr * min(1.0, (done + 1) / args.warmup) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
+        lr = wall_clock_lr(args.lr, done, args.warmup, (time.time() - t_train) / budget)
         train, opt_state, ema, loss, gnorm = step(train, opt_state, ema, jax.random.fold_in(base, done),
                                                   jnp.float32(lr))
         done += 1
         if done % 50 == 0:
             row = {"step": done, "flow_loss": float(loss), "grad_norm": float(gnorm), "lr": lr,
                    "seconds": round(time.time() - T0, 1)}
-            if not np.isfinite(row["flow_loss"]):
-                raise FloatingPointError(f"non-finite loss at step {done}: lower --lr")
+            check_finite(row["flow_loss"], done)
             if done % 250 == 0:
                 row.update(val_flow_loss=float(val_loss(train)), ema_val_flow_loss=float(val_loss(ema)))
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-            print(json.dumps(row), flush=True)
+            write_row(log, row)
         if time.time() - last_snap > args.snapshot_seconds:
             snapshot(done)
             last_snap = time.time()

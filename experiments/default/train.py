@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from clock import check_finite, wall_clock_lr
 from flax import nnx
 
 T0 = time.time()
@@ -44,6 +44,8 @@ def config(args) -> DynamicsTrainConfig:
     cfg = base.replace(tokenizer=args.tokenizer, batch_size=args.batch, lr=args.lr, context_noise=args.context_noise,
                        clip_frames=args.clip_frames, seed=args.seed, val_clips=args.val_clips,
                        clips_per_world=args.clips_per_world, text_dropout=args.text_dropout)
+    if cfg.model.prior_dim:  # the first-frame prior works on latents scaled to about unit std (train_prior.py)
+        cfg = cfg.replace(model=cfg.model.replace(prior_scale=args.prior_scale))
     return cfg
 
 
@@ -63,6 +65,8 @@ def main():
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--context-noise", type=float, default=0.0)
     p.add_argument("--text-dropout", type=float, default=0.1)
+    p.add_argument("--prior-scale", type=float, default=3.98,
+                   help="DynamicsConfig.prior_scale: 1 / the std of the shipped tokenizer's first-frame latents")
     p.add_argument("--val-clips", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", default=None, help="start from a snapshot folder of this script (raw.npz, ema.npz)")
@@ -152,16 +156,13 @@ def main():
         now = time.time()
         if now >= deadline:
             break
-        frac = (now - t_train) / budget
-        warm = min(1.0, (done + 1) / args.warmup)
-        lr = args.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+        lr = wall_clock_lr(args.lr, done, args.warmup, (now - t_train) / budget)
         params, opt_state, ema, metrics = step(params, opt_state, ema, dev, jax.random.fold_in(base, done),
                                                jnp.float32(lr))
         done += 1
         if done % 100 == 0 or done == 20:
             row = {k: float(v) for k, v in metrics.items()}
-            if not np.isfinite(row["loss"]):
-                raise FloatingPointError(f"non-finite loss at step {done}: lower --lr")
+            check_finite(row["loss"], done)
             row.update(step=done, lr=lr, seconds=round(time.time() - T0, 1))
             if done % 1000 == 0:
                 row.update({f"ema_{k}": v for k, v in evaluate(ema).items()})

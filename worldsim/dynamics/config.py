@@ -33,6 +33,13 @@ class DynamicsConfig:
     flow_layers: int = 3  # denoiser transformer layers over the N tokens of the next frame
     flow_heads: int = 4  # denoiser attention heads
     flow_steps: int = 8  # default Euler steps when sampling a frame
+    prior_dim: int = 64  # first-frame prior width (prior.py); 0 = none: first frames from a prompt come from the flow head
+    prior_layers: int = 3  # prior denoiser blocks (self-attention, cross-attention to the prompt's bytes, MLP)
+    prior_heads: int = 4  # prior attention heads (denoiser and its byte encoder)
+    prior_text_dim: int = 64  # the prior's own byte-encoder width (per-byte features, not pooled)
+    prior_text_layers: int = 2  # the prior's byte encoder: local-mixing (convolution) layers before its one attention layer
+    prior_scale: float = 1.0  # the prior works on latents * prior_scale: about 1 / their std gives the noise levels
+    # of training and sampling unit-variance data (latent diffusion's scale factor; 3.98 for the shipped tokenizer)
 
     def __post_init__(self):
         if self.grid < 1 or self.latent_dim < 1 or self.group < 1:
@@ -43,17 +50,24 @@ class DynamicsConfig:
             ("d_model", self.d_model, self.num_heads),
             ("text_dim", self.text_dim, self.text_heads),
             ("flow_dim", self.flow_dim, self.flow_heads),
-        ):
+        ) + ((("prior_dim", self.prior_dim, self.prior_heads), ("prior_text_dim", self.prior_text_dim,
+                                                                 self.prior_heads)) if self.prior_dim else ()):
             if heads < 1 or width % heads:
                 raise ValueError(f"{name}={width} must be a positive multiple of its head count {heads}")
-        if self.flow_dim % 2:
-            raise ValueError(f"flow_dim={self.flow_dim} must be even (sinusoidal noise-level features)")
+        for name in ("flow_dim",) + (("prior_dim", "prior_text_dim") if self.prior_dim else ()):
+            if getattr(self, name) % 2:
+                raise ValueError(f"{name}={getattr(self, name)} must be even (sinusoidal features)")
+        if self.prior_dim < 0 or (self.prior_dim and min(self.prior_layers, self.prior_text_layers) < 1):
+            raise ValueError(f"prior_dim={self.prior_dim} (0 = no prior) needs prior_layers and prior_text_layers "
+                             f">= 1, got {self.prior_layers} and {self.prior_text_layers}")
         if (self.d_model // self.num_heads) % 2:
             raise ValueError(f"head_dim = d_model / num_heads = {self.d_model // self.num_heads} must be even (RoPE)")
         for name in ("num_layers", "mlp_ratio", "window", "max_text_bytes", "text_layers", "action_dim",
                      "num_colours", "flow_layers", "flow_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if not self.prior_scale > 0:
+            raise ValueError(f"prior_scale={self.prior_scale} must be > 0 (about 1 / the latents' std)")
         if self.rope_base <= 1.0:
             raise ValueError(f"rope_base={self.rope_base} must be > 1")
 
@@ -89,6 +103,7 @@ class DynamicsConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "DynamicsConfig":
         d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        d.setdefault("prior_dim", 0)  # written before the first-frame prior existed: those models have none
         return cls(**d)
 
     @classmethod
@@ -102,10 +117,11 @@ class DynamicsConfig:
         return cls(
             grid=4, latent_dim=8, group=2, d_model=32, num_layers=2, num_heads=2, mlp_ratio=2, window=3,
             max_text_bytes=64, text_dim=32, text_layers=1, text_heads=2, flow_dim=32, flow_layers=1, flow_heads=2,
-            flow_steps=4,
+            flow_steps=4, prior_dim=0,
         )
 
     @classmethod
     def small(cls) -> "DynamicsConfig":
-        """The shipped default's dynamics (about 3M parameters) over TokenizerConfig.small() latents (8x8x16)."""
+        """The shipped default's dynamics (about 3.4M parameters, 0.39M of them the first-frame prior) over
+        TokenizerConfig.small() latents (8x8x16)."""
         return cls()

@@ -22,6 +22,7 @@ from worldsim.dynamics.cache import Cache, empty_cache, ring_slot, window_mask
 from worldsim.dynamics.config import DynamicsConfig
 from worldsim.dynamics.flow import FlowHead, sample
 from worldsim.dynamics.layers import QKV, Mlp, attend_logits, rope
+from worldsim.dynamics.prior import FirstFramePrior
 from worldsim.dynamics.state import StateHead, StatePred
 from worldsim.dynamics.text import TextEncoder, encode_prompts
 from worldsim.dynamics.tokens import from_tokens, to_tokens
@@ -92,6 +93,7 @@ class DynamicsModel(nnx.Module):
         self.norm = nnx.RMSNorm(d, rngs=rngs)
         self.state_head = StateHead(cfg, rngs=rngs) if cfg.state_head else None
         self.flow = FlowHead(cfg, rngs=rngs)
+        self.prior = FirstFramePrior(cfg, rngs=rngs) if cfg.prior_dim else None
 
     # ----- inputs -----
 
@@ -211,3 +213,13 @@ class DynamicsModel(nnx.Module):
         """Sample the latent frame that hidden h (..., N, d) predicts -> (..., g, g, D). h_uncond (same shape, e.g.
         from prefill without text) and guidance > 1 give classifier-free guidance towards the condition."""
         return self.from_tokens(sample(self.flow, h, key, steps, temperature, h_uncond, guidance))
+
+    def sample_first_frame(self, ids, mask, key, steps: int | None = None, temperature: float = 1.0) -> jax.Array:
+        """A first latent frame (B, g, g, D) for prompts given as bytes (B, L) + mask (B, L) (encode_prompts),
+        from the first-frame prior (prior.py). Models without one (prior_dim=0) raise: use sample_frame on the
+        prefill hidden instead."""
+        if self.prior is None:
+            raise ValueError("this model has no first-frame prior (DynamicsConfig.prior_dim=0): sample the first "
+                             "frame from prefill's hidden with sample_frame")
+        return self.from_tokens(self.prior.sample(jnp.asarray(ids), jnp.asarray(mask, bool), key, steps,
+                                                  temperature))

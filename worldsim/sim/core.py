@@ -31,21 +31,26 @@ def step_key(key: jax.Array, t: jax.Array, branch: jax.Array) -> jax.Array:
     return jax.random.fold_in(jax.random.fold_in(key, t), branch)
 
 
-def _text_emb(params: WorldModel, prompt, text_emb) -> jax.Array:
-    """-> (d,): precomputed text_emb, else the encoded prompt (a str, or (bytes, mask) rows from
-    encode_prompts), else the learned no-text vector."""
-    dyn = params.dynamics
-    if prompt is not None and text_emb is not None:
-        raise ValueError("pass either prompt or text_emb, not both")
-    if text_emb is not None:
-        return jnp.asarray(text_emb, jnp.float32)
+def _prompt_bytes(params: WorldModel, prompt) -> tuple[jax.Array, jax.Array] | None:
+    """A str (outside jit) or (bytes (L,), mask (L,)) rows from encode_prompts -> (ids (1, L), mask (1, L))."""
     if prompt is None:
-        return dyn.no_text[...]
+        return None
     if isinstance(prompt, (str, bytes)):  # Python text: only outside jit (the shell encodes it first)
         ids, mask = encode_prompts([prompt], params.max_text_bytes)
     else:
         ids, mask = prompt
-    return dyn.encode_text((jnp.asarray(ids)[None], jnp.asarray(mask)[None]))[0]
+    return jnp.asarray(ids)[None], jnp.asarray(mask, bool)[None]
+
+
+def _text_emb(params: WorldModel, prompt_bytes, text_emb) -> jax.Array:
+    """-> (d,): precomputed text_emb, else the encoded prompt bytes, else the learned no-text vector."""
+    if prompt_bytes is not None and text_emb is not None:
+        raise ValueError("pass either prompt or text_emb, not both")
+    if text_emb is not None:
+        return jnp.asarray(text_emb, jnp.float32)
+    if prompt_bytes is None:
+        return params.dynamics.no_text[...]
+    return params.dynamics.encode_text(prompt_bytes)[0]
 
 
 def _peek(params: WorldModel, cache, z) -> jax.Array:
@@ -74,13 +79,18 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
     frames: uint8 (k, H, W, 3) frames to start from: all are encoded, the first k - 1 run through the dynamics
       (with `actions` (k - 1, A) between them, zeros if None) and the last becomes the current frame;
       None: the first frame is sampled from the prompt with `key`, at `temperature` (the shells pass
-      Sampling.first_temperature here: init samples no other frame).
+      Sampling.first_temperature here: init samples no other frame), by the model's first-frame prior when it
+      has one and a prompt is given (not a text_emb), else by the flow head from the prompt position.
     """
     dyn = params.dynamics
-    emb = _text_emb(params, prompt, text_emb)
+    prompt_bytes = _prompt_bytes(params, prompt)
+    emb = _text_emb(params, prompt_bytes, text_emb)
     h, cache = dyn.prefill(dyn.init_cache(1), text_emb=emb[None])
     if frames is None:
-        z = dyn.sample_frame(h, key, steps, temperature)  # (1, g, g, D)
+        if dyn.prior is not None and prompt_bytes is not None:  # the first-frame prior reads every prompt byte
+            z = dyn.sample_first_frame(*prompt_bytes, key, steps, temperature)  # (1, g, g, D)
+        else:
+            z = dyn.sample_frame(h, key, steps, temperature)
         if reproject:
             z = _reproject(params, None, z)
     else:
