@@ -151,3 +151,45 @@ def test_prior_scale_is_a_change_of_units():
                                m1.prior.loss(4.0 * tok, ids, mask, jax.random.key(0)), rtol=1e-5)
     np.testing.assert_allclose(sample_first(m2, ids, mask, jax.random.key(1)),
                                sample_first(m1, ids, mask, jax.random.key(1)) / 4.0, atol=1e-5)
+
+
+def test_guidance_contrasts_the_prompt_with_the_null_prompt():
+    """v = v_null + g (v_prompt - v_null): g = 1 is the plain conditional flow, g = 0 the null prompt's flow."""
+    from worldsim.dynamics.prior import null_prompt
+
+    m = perturbed()
+    ids, mask = encode_prompts(PROMPTS, CFG.max_text_bytes)
+    key = jax.random.key(2)
+    plain = m.sample_first_frame(ids, mask, key)
+    np.testing.assert_array_equal(m.sample_first_frame(ids, mask, key, guidance=1.0), plain)
+    np.testing.assert_allclose(m.sample_first_frame(ids, mask, key, guidance=0.0),
+                               m.sample_first_frame(*null_prompt(*ids.shape), key), atol=1e-5)
+    assert float(jnp.abs(m.sample_first_frame(ids, mask, key, guidance=3.0) - plain).max()) > 1e-3
+    # training with drop = 1 is training on the null prompt only
+    tok = m.to_tokens(jnp.asarray(np.random.default_rng(0).normal(size=(2,) + CFG.latent_shape), jnp.float32))
+    np.testing.assert_allclose(m.prior.loss(tok, ids, mask, key, drop=1.0),
+                               m.prior.loss(tok, *null_prompt(*ids.shape), key), rtol=1e-6)
+    assert float(m.prior.loss(tok, ids, mask, key, drop=1.0)) != float(m.prior.loss(tok, ids, mask, key))
+    with pytest.raises(ValueError, match="NUL"):  # the null prompt's marker cannot be typed in
+        encode_prompts(["a red\x00 ball"], CFG.max_text_bytes)
+
+
+def test_the_simulator_guides_first_frames_by_the_models_sampling_setting():
+    import dataclasses
+
+    import worldsim as ws
+    from worldsim.sim import Sampling, WorldModel
+
+    world = WorldModel.random(dynamics_config=CFG)
+    world.sampling = dataclasses.replace(world.sampling, first_guidance=2.5, first_temperature=0.7)
+    assert Sampling.from_dict(world.sampling.to_dict()) == world.sampling
+    assert Sampling.from_dict({}).first_guidance == 1.0  # models recorded before guidance existed: none
+    ids, mask = encode_prompts(PROMPTS[:1], CFG.max_text_bytes)
+    key = jax.random.key(5)
+    want = world.dynamics.sample_first_frame(ids, mask, key, temperature=0.7, guidance=2.5)[0]
+    np.testing.assert_allclose(ws.Simulator(world).reset(key, PROMPTS[0]).latent, want, atol=1e-5)
+    plain = world.dynamics.sample_first_frame(ids, mask, key, temperature=0.7)[0]
+    np.testing.assert_allclose(ws.Simulator(world, first_guidance=1.0).reset(key, PROMPTS[0]).latent, plain,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="first_guidance"):
+        ws.Simulator(world, first_guidance=-1.0)

@@ -16,14 +16,15 @@ from worldsim.dynamics.state import state_loss
 from worldsim.dynamics.text import encode_prompts
 
 
-def first_frame_prior_loss(model: DynamicsModel, latents, ids, mask, key) -> jax.Array:
+def first_frame_prior_loss(model: DynamicsModel, latents, ids, mask, key, drop: float = 0.0) -> jax.Array:
     """The first-frame prior's flow loss on z_0 of each clip (B, T, g, g, D) given its caption's bytes (B, L) and
-    mask; clips without a caption (all-False mask) weigh nothing."""
+    mask; clips without a caption (all-False mask) weigh nothing. drop: share of captions swapped for the null
+    prompt (the unconditional flow that classifier-free guidance needs)."""
     b = latents.shape[0]
     ids, mask = jnp.broadcast_to(jnp.asarray(ids), (b, ids.shape[-1])), jnp.broadcast_to(jnp.asarray(mask, bool),
                                                                                           (b, mask.shape[-1]))
     return model.prior.loss(model.to_tokens(latents[:, 0]), ids, mask, jax.random.fold_in(key, 4),
-                            weights=mask.any(-1))
+                            weights=mask.any(-1), drop=drop)
 
 
 def teacher_forced_loss(

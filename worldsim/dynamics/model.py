@@ -214,12 +214,14 @@ class DynamicsModel(nnx.Module):
         from prefill without text) and guidance > 1 give classifier-free guidance towards the condition."""
         return self.from_tokens(sample(self.flow, h, key, steps, temperature, h_uncond, guidance))
 
-    def sample_first_frame(self, ids, mask, key, steps: int | None = None, temperature: float = 1.0) -> jax.Array:
+    def sample_first_frame(self, ids, mask, key, steps: int | None = None, temperature: float = 1.0,
+                           guidance: float = 1.0) -> jax.Array:
         """A first latent frame (B, g, g, D) for prompts given as bytes (B, L) + mask (B, L) (encode_prompts),
-        from the first-frame prior (prior.py). Models without one (prior_dim=0) raise: use sample_frame on the
-        prefill hidden instead."""
+        from the first-frame prior (prior.py), with classifier-free guidance when guidance != 1 (a Python float:
+        it decides the traced program). Models without one (prior_dim=0) raise: use sample_frame on the prefill
+        hidden instead."""
         if self.prior is None:
             raise ValueError("this model has no first-frame prior (DynamicsConfig.prior_dim=0): sample the first "
                              "frame from prefill's hidden with sample_frame")
         return self.from_tokens(self.prior.sample(jnp.asarray(ids), jnp.asarray(mask, bool), key, steps,
-                                                  temperature))
+                                                  temperature, float(guidance)))

@@ -33,6 +33,13 @@ def byte_positions(length: int, dim: int) -> jax.Array:
     return jnp.concatenate([jnp.sin(ang), jnp.cos(ang)], axis=-1)
 
 
+def null_prompt(m: int, length: int) -> tuple[jax.Array, jax.Array]:
+    """The "no caption" prompt that classifier-free guidance contrasts a caption with: one NUL byte, which UTF-8
+    text never holds (captions are checked for it), as (M, length) bytes and mask."""
+    ids = jnp.zeros((m, length), jnp.int32)
+    return ids, jnp.zeros((m, length), bool).at[:, 0].set(True)
+
+
 class CrossAttention(nnx.Module):
     """Queries from x (M, N, d) attend to a context's keys/values (M, L, 2d) (from `keys_values`, computed once per
     prompt, not per noise level or Euler step) under a bool mask (M, L)."""
@@ -141,11 +148,18 @@ class FirstFramePrior(nnx.Module):
         shift, scale = jnp.split(self.final_mod(nnx.silu(c))[:, None, :], 2, axis=-1)
         return self.out(self.norm(h) * (1 + scale) + shift)
 
-    def loss(self, tokens, ids, mask, key, repeats: int = 1, weights=None) -> jax.Array:
+    def loss(self, tokens, ids, mask, key, repeats: int = 1, weights=None, drop: float = 0.0) -> jax.Array:
         """Rectified-flow loss on first-frame tokens (M, N, C) given their prompts' bytes (M, L) and mask.
 
         repeats: noise levels drawn per example; the prompt is encoded once for all of them (cheaper per sample).
-        weights (M,): per-example weights of the mean (e.g. 0 for frames without a caption); None = all 1."""
+        weights (M,): per-example weights of the mean (e.g. 0 for frames without a caption); None = all 1.
+        drop: share of examples whose prompt is replaced by null_prompt, which teaches the unconditional
+        velocity that classifier-free guidance (sample's guidance) needs."""
+        key, k_drop = jax.random.split(key)
+        if drop > 0:
+            nid, nmask = null_prompt(*ids.shape)
+            keep = (jax.random.uniform(k_drop, (ids.shape[0], 1)) >= drop)
+            ids, mask = jnp.where(keep, ids, nid), jnp.where(keep, jnp.asarray(mask, bool), nmask)
         kvs, mask = self.encode_text(ids, mask)
         kvs = [jnp.repeat(kv, repeats, axis=0) for kv in kvs]
         z, mask = jnp.repeat(tokens * self.scale, repeats, axis=0), jnp.repeat(mask, repeats, axis=0)
@@ -159,16 +173,31 @@ class FirstFramePrior(nnx.Module):
         w = jnp.repeat(jnp.asarray(weights, jnp.float32), repeats)
         return jnp.sum(w * err) / jnp.maximum(jnp.sum(w), 1.0)
 
-    def sample(self, ids, mask, key, steps: int | None = None, temperature: float = 1.0) -> jax.Array:
+    def sample(self, ids, mask, key, steps: int | None = None, temperature: float = 1.0,
+               guidance: float = 1.0) -> jax.Array:
         """First-frame tokens (M, N, C) for prompts' bytes (M, L) + mask (M, L), by Euler integration from noise
-        scaled by temperature."""
+        scaled by temperature.
+
+        guidance: classifier-free guidance (Ho & Salimans, 2022): the velocity used is v_null + guidance *
+        (v_prompt - v_null). 1 = the plain conditional flow; above 1 follows the prompt more closely (the prior
+        must have been trained with loss(drop > 0) for v_null to mean anything)."""
         steps = self.steps if steps is None else int(steps)
         if steps < 1:
             raise ValueError(f"steps={steps}: use at least one Euler step")
-        kvs, mask = self.encode_text(ids, mask)
         m = ids.shape[0]
+        guided = guidance != 1.0
+        if guided:  # the prompt and the null prompt side by side in one batch
+            nid, nmask = null_prompt(*ids.shape)
+            ids, mask = jnp.concatenate([ids, nid]), jnp.concatenate([jnp.asarray(mask, bool), nmask])
+        kvs, mask = self.encode_text(ids, mask)
         x = temperature * jax.random.normal(key, (m,) + self.pos.shape[:1] + (self.out.out_features,), jnp.float32)
         dt = 1.0 / steps
         for i in range(steps):  # small and static: unrolled
-            x = x + dt * self.velocity(x, jnp.full((m,), i * dt, jnp.float32), kvs, mask)
+            s = jnp.full((ids.shape[0],), i * dt, jnp.float32)
+            if guided:
+                v_c, v_u = jnp.split(self.velocity(jnp.concatenate([x, x]), s, kvs, mask), 2)
+                v = v_u + guidance * (v_c - v_u)
+            else:
+                v = self.velocity(x, s, kvs, mask)
+            x = x + dt * v
         return x / self.scale

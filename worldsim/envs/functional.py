@@ -69,6 +69,7 @@ class FunctionalEnv:
     temperature: float | None = None  # flow sampling noise scale (None = the model's, model.sampling)
     reproject: bool | None = None  # re-encode each new frame (None = the model's, model.sampling)
     first_temperature: float | None = None  # a first frame from the prompt alone (None = the model's)
+    first_guidance: float | None = None  # its classifier-free guidance (None = the model's, model.sampling)
 
     def __post_init__(self):
         if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
@@ -83,9 +84,11 @@ class FunctionalEnv:
         return {"temperature": float(t), "reproject": bool(r)}
 
     def init_sampling(self, model: WorldModel) -> dict:
-        """The sampling keywords of core.init: its temperature is the first frame's (drawn from the prompt)."""
+        """The sampling keywords of core.init: its temperature and guidance are the first frame's (drawn from the
+        prompt)."""
         t = model.sampling.first_temperature if self.first_temperature is None else self.first_temperature
-        return {**self.sampling(model), "temperature": float(t)}
+        g = model.sampling.first_guidance if self.first_guidance is None else self.first_guidance
+        return {**self.sampling(model), "temperature": float(t), "guidance": float(g)}
 
     def _observe(self, params: EnvParams, state: SimState) -> jax.Array:
         return core.render(params.model, state) if self.decode else state.latent

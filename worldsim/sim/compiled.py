@@ -33,20 +33,22 @@ def _temp(temperature) -> jax.Array:
     return jnp.asarray(temperature, jnp.float32)
 
 
-@functools.partial(jax.jit, static_argnums=(6, 7, 8))
-def _init(model, key, prompt, frames, actions, temperature, rank, steps, reproject):
+@functools.partial(jax.jit, static_argnums=(6, 7, 8, 9))
+def _init(model, key, prompt, frames, actions, temperature, rank, steps, reproject, guidance):
     TRACES["init"] += 1
 
     def one(k, p, f, a):
-        return core.init(model, k, p, f, a, steps=steps, temperature=temperature, reproject=reproject)
+        return core.init(model, k, p, f, a, steps=steps, temperature=temperature, reproject=reproject,
+                         guidance=guidance)
 
     return vmap_n(one, rank, (0, 0, 0, 0))(key, prompt, frames, actions)
 
 
 def init(model, key, prompt, frames, actions, temperature=1.0, *, rank: int = 0, steps: int | None = None,
-         reproject: bool = False):
+         reproject: bool = False, guidance: float = 1.0):
     """core.init; with rank 1, key/prompt/frames/actions carry a leading batch axis (prompt as (bytes, mask))."""
-    return _init(model, key, prompt, frames, actions, _temp(temperature), rank, steps, bool(reproject))
+    return _init(model, key, prompt, frames, actions, _temp(temperature), rank, steps, bool(reproject),
+                 float(guidance))
 
 
 @functools.partial(jax.jit, static_argnums=(5, 6, 7, 8, 9, 10))

@@ -71,7 +71,8 @@ def _reproject(params: WorldModel, prev, z) -> jax.Array:
 
 
 def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, text_emb=None,
-         steps: int | None = None, temperature: float = 1.0, reproject: bool = False) -> SimState:
+         steps: int | None = None, temperature: float = 1.0, reproject: bool = False,
+         guidance: float = 1.0) -> SimState:
     """A new episode from a text prompt and/or initial frames.
 
     prompt: a str (outside jit), or (bytes (L,), mask (L,)) from encode_prompts, or None (no text);
@@ -80,7 +81,8 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
       (with `actions` (k - 1, A) between them, zeros if None) and the last becomes the current frame;
       None: the first frame is sampled from the prompt with `key`, at `temperature` (the shells pass
       Sampling.first_temperature here: init samples no other frame), by the model's first-frame prior when it
-      has one and a prompt is given (not a text_emb), else by the flow head from the prompt position.
+      has one and a prompt is given (not a text_emb), else by the flow head from the prompt position;
+    guidance: the prior's classifier-free guidance (a Python float; Sampling.first_guidance in the shells).
     """
     dyn = params.dynamics
     prompt_bytes = _prompt_bytes(params, prompt)
@@ -88,7 +90,7 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
     h, cache = dyn.prefill(dyn.init_cache(1), text_emb=emb[None])
     if frames is None:
         if dyn.prior is not None and prompt_bytes is not None:  # the first-frame prior reads every prompt byte
-            z = dyn.sample_first_frame(*prompt_bytes, key, steps, temperature)  # (1, g, g, D)
+            z = dyn.sample_first_frame(*prompt_bytes, key, steps, temperature, guidance)  # (1, g, g, D)
         else:
             z = dyn.sample_frame(h, key, steps, temperature)
         if reproject:

@@ -34,21 +34,24 @@ class Sampling:
     drifting latents back onto the ones real frames make; costs one decode + encode per step, also with
     decode=False. first_temperature: the noise scale of a first frame drawn from the prompt alone. A caption
     leaves positions open, so a low temperature there averages the possible scenes into faint smears; next frames
-    are nearly determined by the past, where a low temperature curbs drift."""
+    are nearly determined by the past, where a low temperature curbs drift. first_guidance: classifier-free
+    guidance of that first frame towards the prompt, for a model with a first-frame prior (1 = none)."""
 
     temperature: float = 1.0
     reproject: bool = False
     first_temperature: float = 1.0
+    first_guidance: float = 1.0
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Sampling":
         d = d or {}
         return cls(temperature=float(d.get("temperature", 1.0)), reproject=bool(d.get("reproject", False)),
-                   first_temperature=float(d.get("first_temperature", 1.0)))
+                   first_temperature=float(d.get("first_temperature", 1.0)),
+                   first_guidance=float(d.get("first_guidance", 1.0)))
 
     def to_dict(self) -> dict:
         return {"temperature": self.temperature, "reproject": self.reproject,
-                "first_temperature": self.first_temperature}
+                "first_temperature": self.first_temperature, "first_guidance": self.first_guidance}
 
 
 class WorldModel(nnx.Module):

@@ -24,15 +24,16 @@ class Simulator:
     """Simulator(model, batch_size=None): reset makes one episode (batch_size=None) or a batch of independent
     episodes; step / rollout / render / readout take a state of any batch shape (e.g. from ws.fork).
 
-    steps / temperature / reproject / first_temperature: sampling settings (None = the model's own: Euler steps
-    from its config, the rest from model.sampling, see worldsim.sim.model.Sampling; first_temperature is for a
-    first frame drawn from the prompt alone). terminal_fn(readout)
+    steps / temperature / reproject / first_temperature / first_guidance: sampling settings (None = the model's
+    own: Euler steps from its config, the rest from model.sampling, see worldsim.sim.model.Sampling;
+    first_temperature and first_guidance are for a first frame drawn from the prompt alone). terminal_fn(readout)
     -> bool ends an episode (states then absorb further steps; stepping one whose every episode ended is an error).
     """
 
     def __init__(self, model: WorldModel, batch_size: int | None = None, *, steps: int | None = None,
                  temperature: float | None = None, reproject: bool | None = None,
-                 terminal_fn: core.TerminalFn | None = None, first_temperature: float | None = None):
+                 terminal_fn: core.TerminalFn | None = None, first_temperature: float | None = None,
+                 first_guidance: float | None = None):
         if not isinstance(model, WorldModel):
             raise TypeError(f"Simulator needs a WorldModel, got {type(model).__name__}: make one with "
                             "ws.load('default') or ws.load(path)")
@@ -41,15 +42,18 @@ class Simulator:
         temperature = model.sampling.temperature if temperature is None else temperature
         first = model.sampling.first_temperature if first_temperature is None else first_temperature
         reproject = model.sampling.reproject if reproject is None else reproject
+        guidance = model.sampling.first_guidance if first_guidance is None else first_guidance
         for name, value in (("temperature", temperature), ("first_temperature", first)):
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0.0 <= value < float("inf")):
                 raise ValueError(f"{name}={value!r}: use a finite number >= 0 (0 = the mean flow)")
+        if isinstance(guidance, bool) or not (isinstance(guidance, (int, float)) and 0.0 <= guidance < float("inf")):
+            raise ValueError(f"first_guidance={guidance!r}: use a finite number >= 0 (1 = no guidance)")
         if not isinstance(reproject, bool):
             raise ValueError(f"reproject={reproject!r}: use True, False or None (the model's own setting)")
         self.model = model
         self.batch_size = checks.check_batch_size(batch_size)
         self.steps, self.temperature, self.terminal_fn = steps, float(temperature), terminal_fn
-        self.first_temperature = float(first)
+        self.first_temperature, self.first_guidance = float(first), float(guidance)
         self.reproject = reproject
         self._template = jax.eval_shape(lambda: core.init(model, jax.random.key(0)))
 
@@ -74,10 +78,10 @@ class Simulator:
             actions = checks.check_actions(actions, lead, m.action_dim, "actions (between initial frames)")
         if b is None:
             return compiled.init(m, key, text, frames, actions, self.first_temperature, steps=self.steps,
-                                 reproject=self.reproject)
+                                 reproject=self.reproject, guidance=self.first_guidance)
         # A batch: independent episodes (own keys, own fork lineage, so one step key samples each differently).
         state = compiled.init(m, jax.random.split(key, b), text, frames, actions, self.first_temperature, rank=1,
-                              steps=self.steps, reproject=self.reproject)
+                              steps=self.steps, reproject=self.reproject, guidance=self.first_guidance)
         return state._replace(branch=core.branch_ids(jnp.zeros((), jnp.uint32), b))
 
     def _check_live(self, state) -> tuple[int, ...]:

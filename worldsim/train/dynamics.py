@@ -190,8 +190,8 @@ def _forward_loss(model: DynamicsModel, batch: dict, key, text_dropout: float, s
     h = model(z_in, batch["actions"], text=(batch["text_ids"], mask))
     loss = flow = flow_loss(model.flow, h[:, : z.shape[1]], model.to_tokens(z), key)
     metrics = {"flow_loss": flow}
-    if model.prior is not None:  # first frames from their (undropped) captions
-        prior = first_frame_prior_loss(model, z, batch["text_ids"], batch["text_mask"], key)
+    if model.prior is not None:  # first frames from their captions, swapped for the null prompt as often
+        prior = first_frame_prior_loss(model, z, batch["text_ids"], batch["text_mask"], key, drop=text_dropout)
         loss = loss + prior
         metrics["prior_loss"] = prior
     if model.state_head is not None and state_weight > 0:
@@ -246,8 +246,8 @@ _advance = nnx.jit(lambda m, cache, z, a: m.step(cache, z, a))
 _sample = nnx.jit(lambda m, h, key, temperature: m.sample_frame(h, key, temperature=temperature))
 _sample_guided = nnx.jit(lambda m, h, hu, key, temperature, guidance: m.sample_frame(
     h, key, temperature=temperature, h_uncond=hu, guidance=guidance))
-_sample_prior = nnx.jit(lambda m, ids, mask, key, temperature: m.sample_first_frame(ids, mask, key,
-                                                                                     temperature=temperature))
+_sample_prior = nnx.jit(lambda m, ids, mask, key, temperature, guidance: m.sample_first_frame(
+    ids, mask, key, temperature=temperature, guidance=guidance), static_argnames="guidance")
 _decode = nnx.jit(lambda tok, z: tok.decode(z))
 
 
@@ -262,8 +262,9 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
 
     reproject: a Tokenizer; each sampled latent is decoded and encoded again (with the previous decoded frame, the
     tokenizer's whole temporal context), which pulls it back onto the latents real frames make.
-    A generated first frame comes from the model's first-frame prior where it has one and the clip has a caption.
-    guidance != 1: classifier-free guidance of a first frame from the flow head instead, towards the caption."""
+    A generated first frame comes from the model's first-frame prior where it has one and the clip has a caption,
+    else from the flow head. guidance != 1: classifier-free guidance of a generated first frame towards the
+    caption (the prior's, or the flow head's when the model has no prior)."""
     single = np.ndim(latents) == 4
     if single:
         latents, actions = latents[None], actions[None]
@@ -276,9 +277,10 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
         k_t, temp = jax.random.fold_in(key, t), jnp.float32(temperature)
         if t < prompt_frames:
             z = jnp.asarray(latents[:, t], jnp.float32)
-        elif t == 0 and model.prior is not None and guidance == 1.0:  # the first-frame prior; rows without text
-            z = jnp.where(mask.any(-1)[:, None, None, None], _sample_prior(model, ids, mask, k_t, temp),
-                          _sample(model, h, k_t, temp))  # fall back to the flow head
+        elif t == 0 and model.prior is not None:  # the first-frame prior; rows without text fall back to the flow
+            z = jnp.where(mask.any(-1)[:, None, None, None],  # head
+                          _sample_prior(model, ids, mask, k_t, temp, guidance=float(guidance)),
+                          _sample(model, h, k_t, temp))
         elif t == 0 and guidance != 1.0:
             h_u, _ = _prefill(model, model.init_cache(b), ids, jnp.zeros_like(mask))
             z = _sample_guided(model, h, h_u, k_t, temp, jnp.float32(guidance))
