@@ -68,7 +68,8 @@ def text_only(dyn, tok, world, n: int, key, temperature: float, guidance: float 
     return {"text_count_acc": count_ok / n, "text_colour_acc": colours_ok / n, "frames": frames[:, 0]}
 
 
-def variety(dyn, tok, world, key, temperature: float, captions: int = 4, samples: int = 8) -> np.ndarray:
+def variety(dyn, tok, world, key, temperature: float, guidance: float = 1.0, captions: int = 4,
+            samples: int = 8) -> np.ndarray:
     """uint8 (captions, 1 + samples, H, W, 3): per held-out caption, its true first frame, then first frames drawn
     from the caption alone with different keys (how varied they are, and how faithful)."""
     ep = world.sample(key, captions)
@@ -78,7 +79,7 @@ def variety(dyn, tok, world, key, temperature: float, captions: int = 4, samples
         lat = np.zeros((samples, 1) + dyn.config.latent_shape, np.float32)
         acts = np.zeros((samples, 1, dyn.config.action_dim), np.float32)
         gen = generate(dyn, lat, acts, (np.repeat(ids[i:i + 1], samples, 0), np.repeat(mask[i:i + 1], samples, 0)),
-                       0, jax.random.fold_in(key, 100 + i), temperature=temperature)
+                       0, jax.random.fold_in(key, 100 + i), temperature=temperature, guidance=guidance)
         frames = np.asarray(tok.decode(jnp.asarray(gen)))[:, 0]
         rows.append(np.concatenate([np.asarray(ep.frames)[i, :1], frames]))
     return np.stack(rows)
@@ -118,7 +119,9 @@ def main():
     p.add_argument("--ood", action="store_true", help="also every OOD split of each world")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--reproject", action="store_true", help="decode + re-encode each generated latent")
-    p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance of text-only first frames")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance of text-only first frames (default: the model's "
+                        "Sampling.first_guidance)")
     p.add_argument("--text-temperature", type=float, default=1.0,
                    help="temperature of text-only first frames (Sampling.first_temperature)")
     p.add_argument("--text-only", action="store_true", help="only the text-only first-frame measure")
@@ -130,6 +133,8 @@ def main():
     meta = read_meta(args.model)
     tok = load_tokenizer(meta.get("tokenizer", {}).get("path", "default"))
     dyn = load_dynamics(args.model)
+    if args.guidance is None:
+        args.guidance = float(meta.get("sampling", {}).get("first_guidance", 1.0))
     key = jax.random.key(HELD_OUT_SEED + 4242)  # held-out seeds, never trained on
     results = {}
     for w in args.worlds.split(","):
@@ -147,7 +152,7 @@ def main():
                 if args.sheet:
                     write_sheet(args.sheet, f"{w}_{split}_text", t["frames"][None, :16])
                     write_sheet(args.sheet, f"{w}_{split}_text_variety", variety(
-                        dyn, tok, world, jax.random.fold_in(k, 5), args.text_temperature))
+                        dyn, tok, world, jax.random.fold_in(k, 5), args.text_temperature, args.guidance))
                 continue
             row, pred, truth = evaluate_world(dyn, tok, w, split, args.clips, 3, 16, k, args.temperature, args.reproject)
             t = {"text_count_acc": np.nan, "text_colour_acc": np.nan, "frames": truth[:, 0]}

@@ -46,6 +46,8 @@ def main():
     p.add_argument("--no-reproject", action="store_true", help="record reproject=False as the sampling default")
     p.add_argument("--first-temperature", type=float, default=1.0,
                    help="recorded temperature of first frames drawn from a prompt alone (measured best)")
+    p.add_argument("--first-guidance", type=float, default=1.0,
+                   help="recorded classifier-free guidance of those first frames (measured best; 1 = none)")
     p.add_argument("--prior", default=None, help="the snapshot folder this run continued from (--init), for the record")
     args = p.parse_args()
     model, run = model_from_snapshot(args.run_dir, args.weights)
@@ -63,7 +65,7 @@ def main():
             "batch_size": st["train"]["batch_size"], "lr": st["train"]["lr"],
             "context_noise": st["train"]["context_noise"]} for st in stages]
     extra = {"sampling": {"temperature": args.temperature, "reproject": not args.no_reproject,
-                          "first_temperature": args.first_temperature},
+                          "first_temperature": args.first_temperature, "first_guidance": args.first_guidance},
              "train": run["train"], "steps": sum(st["steps"] for st in history), "history": history,
              "weights": args.weights, "seconds": run["seconds"],
              "device": run["device"], "tokenizer": {"path": tok_name, "fingerprint": run["tokenizer_fingerprint"],

@@ -8,6 +8,9 @@ adds the prior to a copy of the shipped export. Captions are padded to the longe
     python experiments/default/train_prior.py train --out runs/prior --total-seconds 4200
     python experiments/default/train_prior.py attach runs/prior --weights ema --dest worldsim/assets/dynamics
 
+A run can continue an earlier one (--init RUN) and train the unconditional flow too (--drop-caption P: that share of
+examples gets the null prompt), which classifier-free guidance needs (`--guidance 1,2,4` measures several scales).
+
 `train` writes raw.npz / ema.npz (the prior's parameters), run.json and metrics.jsonl, and every snapshot
 measures how many sampled first frames of 96 training-seed captions (not the held-out ones evaluate.py uses) show
 the caption's ball count and colours to the tracker.
@@ -76,9 +79,11 @@ def first_frames(tok, n_per_world: int, max_bytes: int, chunk: int = 1024) -> di
             "colours": colours[order], "count": np.array([f["count"] for f in facts])[order]}
 
 
-def caption_match(prior, tok, group: int, ids, mask, colours, count, key, temperature: float = 1.0) -> dict:
+def caption_match(prior, tok, group: int, ids, mask, colours, count, key, temperature: float = 1.0,
+                  guidance: float = 1.0) -> dict:
     """Share of sampled first frames whose tracked count (and colour set) equal the caption's."""
-    z = from_tokens(prior.sample(jnp.asarray(ids), jnp.asarray(mask), key, temperature=temperature), group)
+    z = from_tokens(prior.sample(jnp.asarray(ids), jnp.asarray(mask), key, temperature=temperature,
+                                 guidance=guidance), group)
     frames = tok.decode(z[:, None])[:, 0]
     found = np.asarray(track(frames).present)  # (M, C)
     n_ok = found.sum(-1) == count
@@ -92,6 +97,13 @@ def train(args) -> None:
     dyn_cfg = load_dynamics(DEFAULT).config.replace(
         prior_dim=args.dim, prior_layers=args.layers, prior_heads=args.heads, prior_text_dim=args.text_dim,
         prior_text_layers=args.text_layers)
+    init = None
+    if args.init:  # continue from an earlier run's raw weights, with its prior's shape and scale
+        init_run = json.loads((Path(args.init) / "run.json").read_text())
+        dyn_cfg = type(dyn_cfg).from_dict(init_run["model"])
+        args.scale = dyn_cfg.prior_scale
+        with np.load(Path(args.init) / "raw.npz") as f:
+            init = nest_tree({k: f[k] for k in f.files})
     tok = load_tokenizer("default")
     t = time.time()
     cache = Path(args.data_cache) if args.data_cache else None
@@ -123,13 +135,16 @@ def train(args) -> None:
 
     prior = FirstFramePrior(dyn_cfg, rngs=nnx.Rngs(args.seed))
     graphdef, params = nnx.split(prior, nnx.Param)
+    if init is not None:
+        nnx.replace_by_pure_dict(params, init)
     n_params = count_params(prior)
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.scale_by_adam(b2=0.99), optax.add_decayed_weights(0.01))
     opt_state = tx.init(params)
     ema = jax.tree.map(jnp.copy, params)
 
     def loss_of(p, tokens, ids, mask, key):
-        return nnx.merge(graphdef, p).loss(tokens.astype(jnp.float32), ids, mask.astype(bool), key, args.repeats)
+        return nnx.merge(graphdef, p).loss(tokens.astype(jnp.float32), ids, mask.astype(bool), key, args.repeats,
+                                           drop=args.drop_caption)
 
     @jax.jit
     def step(p, opt_state, ema, key, lr):
@@ -149,8 +164,12 @@ def train(args) -> None:
     measured = slice(0, 96)
 
     def match(p) -> dict:
-        return caption_match(nnx.merge(graphdef, p), tok, dyn_cfg.group, val["ids"][measured], val["mask"][measured],
-                             val["colours"][measured], val["count"][measured], jax.random.key(7))
+        out = {}
+        for g in args.guidance:
+            r = caption_match(nnx.merge(graphdef, p), tok, dyn_cfg.group, val["ids"][measured], val["mask"][measured],
+                              val["colours"][measured], val["count"][measured], jax.random.key(7), guidance=g)
+            out |= {(k if g == 1.0 else f"{k}_g{g:g}"): v for k, v in r.items()}
+        return out
 
     def snapshot(done: int, final: bool = False) -> dict:
         for name, tree in (("ema", ema), ("raw", params)):
@@ -212,6 +231,8 @@ def attach(args) -> None:
     nnx.replace_by_pure_dict(state, pure)
     model = nnx.merge(graphdef, state, rest)
     extra = {k: v for k, v in meta.items() if k not in ("kind", "model")}
+    if args.first_guidance is not None:  # the recorded sampling default (measured best), see Sampling
+        extra["sampling"] = dict(extra.get("sampling", {}), first_guidance=args.first_guidance)
     extra["prior"] = {"steps": run["steps"], "seconds": run["seconds"], "device": run["device"],
                       "weights": args.weights, "params": run["prior_params"], "examples": run["examples"],
                       "worlds": run["worlds"], "args": {k: v for k, v in run["args"].items() if k != "func"}}
@@ -239,6 +260,11 @@ def main():
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--scale", type=float, default=None,
                    help="DynamicsConfig.prior_scale; default: 1 / the encoded first frames' std")
+    t.add_argument("--drop-caption", type=float, default=0.0,
+                   help="share of examples trained with the null prompt (needed for classifier-free guidance)")
+    t.add_argument("--guidance", type=lambda v: [float(x) for x in v.split(",")], default=[1.0],
+                   help="comma-separated guidance scales the snapshots measure caption matches at")
+    t.add_argument("--init", default=None, help="a train run's folder to continue from (its raw weights)")
     t.add_argument("--data-cache", default=None, help="an .npz to keep the encoded first frames in (reused if there)")
     t.set_defaults(func=train)
     a = sub.add_parser("attach", help="add a trained prior to a dynamics export")
@@ -246,6 +272,8 @@ def main():
     a.add_argument("--weights", choices=("ema", "raw"), default="ema")
     a.add_argument("--base", default="default", help="the export to add it to")
     a.add_argument("--dest", default=str(DEFAULT))
+    a.add_argument("--first-guidance", type=float, default=None,
+                   help="record this classifier-free guidance of first frames as the model's sampling default")
     a.set_defaults(func=attach)
     args = p.parse_args()
     args.func(args)
