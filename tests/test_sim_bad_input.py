@@ -64,6 +64,7 @@ CASES = {
     "prompt too long": (lambda s, x: s.reset(KEY, prompt="x" * 65), "shorten"),
     "prompt multibyte too long": (lambda s, x: s.reset(KEY, prompt="é" * 33), "66 bytes"),
     "prompt invalid utf-8": (lambda s, x: s.reset(KEY, prompt=b"\xff\xfe ball"), "UTF-8"),
+    "prompt with a NUL byte": (lambda s, x: s.reset(KEY, prompt="a red\x00 ball"), "NUL"),
     "prompt int": (lambda s, x: s.reset(KEY, prompt=5), "str"),
     "prompt list unbatched": (lambda s, x: s.reset(KEY, prompt=["a", "b"]), "batch_size"),
     "prompt list with non-str": (lambda s, x: ws.Simulator(tiny_model(), 2).reset(KEY, prompt=["a", 3]), "str"),

@@ -44,13 +44,14 @@ def encode_prompts(prompts: Sequence[str | bytes], max_text_bytes: int) -> tuple
             raise ValueError(f"prompt {i} is a {type(p).__name__}, not a str: pass text prompts (or text=None)")
         if not raw.strip():
             raise ValueError(f"prompt {i} is empty: write a caption, or pass text=None for no text")
-        if b"\x00" in raw:  # NUL is the first-frame prior's "no caption" marker (prior.null_prompt)
-            raise ValueError(f"prompt {i} holds a NUL byte (\\x00): remove it")
         if len(raw) > max_text_bytes:
             raise ValueError(
                 f"prompt {i} is {len(raw)} bytes in UTF-8 but this model takes at most {max_text_bytes} "
                 "(DynamicsConfig.max_text_bytes): shorten the prompt or train a model with a larger max_text_bytes"
             )
+        if b"\x00" in raw:  # NUL is the first-frame prior's "no caption" marker (prior.null_prompt)
+            raise ValueError(f"prompt {i} holds a NUL byte (\\x00), which means 'no caption' to the model: pass the "
+                             "text without it")
         ids[i, : len(raw)] = np.frombuffer(raw, np.uint8)
         mask[i, : len(raw)] = True
     return ids, mask
