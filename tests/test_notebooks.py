@@ -108,7 +108,9 @@ def execute(name: str, specs: KernelSpecManager, tmp_path: Path):
     client = NotebookClient(nb, km=km, timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(cwd)}})
     t0 = time.time()
     try:
-        client.execute(env=env)
+        # cleanup_kc: a client given its own KernelManager otherwise leaves the kernel running (and its channel
+        # threads in this process): four idle kernels of ~1.3 GB each for the rest of the suite
+        client.execute(env=env, cleanup_kc=True)
     finally:
         seconds = time.time() - t0
         nbformat.write(nb, tmp_path / f"{name}.executed.ipynb")  # to look at after a failure (pytest keeps tmp_path)

@@ -1,0 +1,37 @@
+"""Suite-wide guard against running out of memory maps.
+
+XLA's CPU backend keeps every compiled executable of a live function, each in several memory mappings (about 6
+for a small one). The whole suite compiles enough of them in one process to reach Linux's vm.max_map_count
+(65,530 by default): a compile whose mmap then fails raises a C++ exception, and unwinding it through the JIT's
+code crashes the process (a segfault deep in the suite, not a test failure). Dropping JAX's caches when the count
+passes half the limit frees those executables; only functions used again recompile.
+"""
+
+import jax
+import pytest
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None  # not Linux: no such limit to watch
+
+
+def map_count() -> int:
+    try:
+        with open("/proc/self/maps") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return 0
+
+
+MAP_LIMIT = _read_int("/proc/sys/vm/max_map_count")
+
+
+@pytest.fixture(autouse=True)
+def _bounded_memory_maps():
+    yield
+    if MAP_LIMIT and map_count() > MAP_LIMIT // 2:
+        jax.clear_caches()
