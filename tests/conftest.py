@@ -2,8 +2,9 @@
 
 XLA's CPU backend keeps every compiled executable of a live function, each in several memory mappings (about 6
 for a small one). The whole suite compiles enough of them in one process to reach Linux's vm.max_map_count
-(65,530 by default): a compile whose mmap then fails raises a C++ exception, and unwinding it through the JIT's
-code crashes the process (a segfault deep in the suite, not a test failure). Dropping JAX's caches when the count
+(65,530 by default). Without this guard the count stood at 57,883 after test_viz, and the next compiles
+raised a C++ exception whose unwinding crashed the process (a segfault deep in the suite, not a test failure;
+that the compile failed for want of mappings is inferred from the count). Dropping JAX's caches when the count
 passes half the limit frees those executables; only functions used again recompile.
 
 The check runs between test modules, never inside one: a module then runs as it would alone (its first tests
