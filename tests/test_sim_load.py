@@ -91,3 +91,12 @@ def test_mismatched_latents_are_refused():
     with pytest.raises(ValueError, match="pair the dynamics with the tokenizer"):
         WorldModel.random(tokenizer_config=TokenizerConfig.tiny(), dynamics_config=DynamicsConfig.tiny().replace(
             latent_dim=4))
+
+
+def test_the_shipped_weights_stay_within_their_size_budget():
+    """The default model (dynamics + tokenizer) ships inside the package: at most 20 MB together."""
+    from pathlib import Path
+
+    assets = Path(ws.__file__).parent / "assets"
+    size = sum(p.stat().st_size for p in assets.rglob("*") if p.is_file())
+    assert 0 < size <= 20_000_000, f"{size / 1e6:.2f} MB of shipped weights"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from collections.abc import Callable
 
 
 def wall_clock_lr(lr: float, done: int, warmup: int, frac: float) -> float:
@@ -24,3 +26,41 @@ def write_row(log, row: dict) -> None:
     log.write(json.dumps(row) + "\n")
     log.flush()
     print(json.dumps(row), flush=True)
+
+
+def train_until(deadline: float, step: Callable[[int, float], dict], snapshot: Callable[..., dict], log, *,
+                lr: float, warmup: int, snapshot_seconds: float, t0: float, every: int = 50) -> int:
+    """The CPU scripts' training loop. Until the wall-clock deadline: step(done, lr) -> metrics (floats; "loss"
+    among them, checked finite), at wall_clock_lr over the time left; a row of them every `every` steps; a
+    snapshot(done) -> row every snapshot_seconds; at the end a snapshot(done, final=True) row. t0: the process
+    start the rows' seconds count from. Returns the steps done."""
+    t_train = time.time()
+    budget = max(deadline - t_train, 1.0)
+    done, last_snap = 0, time.time()
+    while time.time() < deadline:
+        now = wall_clock_lr(lr, done, warmup, (time.time() - t_train) / budget)
+        metrics = step(done, now)
+        done += 1
+        if done % every == 0:
+            row = {"step": done, **{k: float(v) for k, v in metrics.items()}, "lr": now,
+                   "seconds": round(time.time() - t0, 1)}
+            check_finite(row["loss"], done)
+            write_row(log, row)
+        if time.time() - last_snap > snapshot_seconds:
+            write_row(log, snapshot(done))
+            last_snap = time.time()
+    write_row(log, snapshot(done, final=True) | {"final": True})
+    return done
+
+
+def add_training_args(p, *, per_world: int, lr: float, warmup: int, ema: float, snapshot_seconds: float) -> None:
+    """The options the CPU scripts share (argparse parser p), with each script's defaults."""
+    p.add_argument("--out", required=True)
+    p.add_argument("--total-seconds", type=float, default=3600.0, help="wall-clock budget from process start")
+    p.add_argument("--per-world", type=int, default=per_world, help="first frames per world")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--warmup", type=int, default=warmup)
+    p.add_argument("--ema", type=float, default=ema)
+    p.add_argument("--snapshot-seconds", type=float, default=snapshot_seconds)
+    p.add_argument("--seed", type=int, default=0)

@@ -33,7 +33,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from clock import check_finite, wall_clock_lr, write_row  # noqa: E402
+from clock import add_training_args, train_until  # noqa: E402
 from flax import nnx  # noqa: E402
 
 from worldsim import worlds  # noqa: E402
@@ -69,15 +69,7 @@ def first_frames(tok, n_per_world: int, max_bytes: int, chunk: int = 512) -> dic
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", required=True)
-    p.add_argument("--total-seconds", type=float, default=3600.0, help="wall-clock budget from process start")
-    p.add_argument("--per-world", type=int, default=16_384, help="first frames per world")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--warmup", type=int, default=50)
-    p.add_argument("--ema", type=float, default=0.998)
-    p.add_argument("--snapshot-seconds", type=float, default=300.0)
-    p.add_argument("--seed", type=int, default=0)
+    add_training_args(p, per_world=16_384, lr=3e-4, warmup=50, ema=0.998, snapshot_seconds=300.0)
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +120,7 @@ def main():
     step = jax.jit(step)
     val_loss = jax.jit(lambda tr: jnp.mean(jnp.stack([loss_of(tr, val, jax.random.key(i)) for i in range(4)])))
 
-    def snapshot(done: int, final: bool = False) -> None:
+    def snapshot(done: int, final: bool = False) -> dict:
         for name, tree in (("ema", ema), ("raw", train)):
             tmp = out / f"{name}.tmp.npz"
             full = {**frozen, **jax.tree.map(np.asarray, tree)}
@@ -143,36 +135,23 @@ def main():
                "finetune": {**vars(args), "trained": TRAINED, "trained_params": int(n_train_params),
                             "examples": n_train, "caption_bytes": int(dev["ids"].shape[1])}}
         (out / "run.json").write_text(json.dumps(run, indent=2))
+        return {"step": done, "val_flow_loss": float(val_loss(train)), "ema_val_flow_loss": float(val_loss(ema)),
+                "seconds": round(time.time() - T0, 1)}
 
     log = open(out / "metrics.jsonl", "a")
-    deadline = T0 + args.total_seconds - 20
-    t_train = time.time()
-    budget = max(deadline - t_train, 1.0)
     base = jax.random.key(args.seed)
     row = {"step": 0, "val_flow_loss": float(val_loss(train)), "seconds": round(time.time() - T0, 1)}
-    print(f"{n_train_params} trained parameters; {budget:.0f} s of training; {json.dumps(row)}", flush=True)
+    print(f"{n_train_params} trained parameters; {json.dumps(row)}", flush=True)
     log.write(json.dumps(row) + "\n")
-    done, last_snap = 0, time.time()
-    while time.time() < deadline:
-        lr = wall_clock_lr(args.lr, done, args.warmup, (time.time() - t_train) / budget)
+
+    def advance(done: int, lr: float) -> dict:
+        nonlocal train, opt_state, ema
         train, opt_state, ema, loss, gnorm = step(train, opt_state, ema, jax.random.fold_in(base, done),
                                                   jnp.float32(lr))
-        done += 1
-        if done % 50 == 0:
-            row = {"step": done, "flow_loss": float(loss), "grad_norm": float(gnorm), "lr": lr,
-                   "seconds": round(time.time() - T0, 1)}
-            check_finite(row["flow_loss"], done)
-            if done % 250 == 0:
-                row.update(val_flow_loss=float(val_loss(train)), ema_val_flow_loss=float(val_loss(ema)))
-            write_row(log, row)
-        if time.time() - last_snap > args.snapshot_seconds:
-            snapshot(done)
-            last_snap = time.time()
-    snapshot(done, final=True)
-    row = {"step": done, "val_flow_loss": float(val_loss(train)), "ema_val_flow_loss": float(val_loss(ema)),
-           "seconds": round(time.time() - T0, 1)}
-    log.write(json.dumps(row) + "\n")
-    print(f"done: {json.dumps(row)}", flush=True)
+        return {"loss": loss, "grad_norm": gnorm}
+
+    train_until(T0 + args.total_seconds - 20, advance, snapshot, log, lr=args.lr, warmup=args.warmup,
+                snapshot_seconds=args.snapshot_seconds, t0=T0)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-from clock import check_finite, wall_clock_lr, write_row  # noqa: E402
+from clock import add_training_args, train_until  # noqa: E402
 from flax import nnx  # noqa: E402
 
 from worldsim import worlds  # noqa: E402
@@ -79,15 +79,49 @@ def first_frames(tok, n_per_world: int, max_bytes: int, chunk: int = 1024) -> di
             "colours": colours[order], "count": np.array([f["count"] for f in facts])[order]}
 
 
+def cached_first_frames(cache, tok, n_per_world: int, max_bytes: int) -> dict:
+    """first_frames, kept in (and read back from) the .npz `cache` when one is named."""
+    cache = Path(cache) if cache else None
+    if cache is None or not cache.exists():
+        data = first_frames(tok, n_per_world, max_bytes)
+        if cache is not None:
+            np.savez(cache, **data)
+        return data
+    with np.load(cache) as f:
+        data = {k: f[k] for k in f.files}
+    if len(data["latents"]) != len(WORLDS) * n_per_world:
+        raise ValueError(f"{cache} holds {len(data['latents'])} frames, not {len(WORLDS)} x --per-world: "
+                         "delete it or pass its --per-world")
+    return data
+
+
 def caption_match(prior, tok, group: int, ids, mask, colours, count, key, temperature: float = 1.0,
                   guidance: float = 1.0) -> dict:
     """Share of sampled first frames whose tracked count (and colour set) equal the caption's."""
     z = from_tokens(prior.sample(jnp.asarray(ids), jnp.asarray(mask), key, temperature=temperature,
                                  guidance=guidance), group)
-    frames = tok.decode(z[:, None])[:, 0]
-    found = np.asarray(track(frames).present)  # (M, C)
-    n_ok = found.sum(-1) == count
-    return {"count": float(n_ok.mean()), "count_colours": float((found == colours).all(-1).mean())}
+    return tracked_match(tok, z, colours, count)
+
+
+def tracked_match(tok, z, colours, count) -> dict:
+    """Share of latent first frames z (M, g, g, D) whose decoded frame shows the tracker the count (count) and the
+    colour set (colours (M, C) bool) asked for."""
+    found = np.asarray(track(tok.decode(z[:, None])[:, 0]).present)  # (M, C)
+    return {"count": float((found.sum(-1) == count).mean()), "count_colours": float((found == colours).all(-1).mean())}
+
+
+def save_run(out: Path, trees: dict, done: int, final: bool, args, dyn_cfg, tok, **fields) -> dict:
+    """Write each of trees ({"ema": ..., "raw": ...}, parameter States) to out/NAME.npz, atomically, and run.json
+    (what attach_part reads back); returns the run's record."""
+    for name, tree in trees.items():
+        tmp = out / f"{name}.tmp.npz"
+        np.savez(tmp, **{k: np.asarray(v) for k, v in flatten_tree(nnx.to_pure_dict(tree)).items()})
+        tmp.replace(out / f"{name}.npz")
+    run = {"steps": done, "final": final, "seconds": round(time.time() - T0, 1), "device": str(jax.devices()[0]),
+           "jax": jax.__version__, "model": dyn_cfg.to_dict(), "args": vars(args) | {"func": None},
+           "worlds": WORLDS, "tokenizer_fingerprint": tokenizer_fingerprint(tok)} | fields
+    (out / "run.json").write_text(json.dumps(run, indent=2))
+    return run
 
 
 def train(args) -> None:
@@ -106,17 +140,7 @@ def train(args) -> None:
             init = nest_tree({k: f[k] for k in f.files})
     tok = load_tokenizer("default")
     t = time.time()
-    cache = Path(args.data_cache) if args.data_cache else None
-    if cache is not None and cache.exists():
-        with np.load(cache) as f:
-            data = {k: f[k] for k in f.files}
-        if len(data["latents"]) != len(WORLDS) * args.per_world:
-            raise ValueError(f"{cache} holds {len(data['latents'])} frames, not {len(WORLDS)} x --per-world: "
-                             "delete it or pass its --per-world")
-    else:
-        data = first_frames(tok, args.per_world, dyn_cfg.max_text_bytes)
-        if cache is not None:
-            np.savez(cache, **data)
+    data = cached_first_frames(args.data_cache, tok, args.per_world, dyn_cfg.max_text_bytes)
     if args.scale is None:  # 1 / the latents' std about their per-channel means (latent diffusion's scale factor)
         lat = data["latents"][:8192].astype(np.float32)
         dyn_cfg = dyn_cfg.replace(prior_scale=round(float(1.0 / np.sqrt(lat.var(axis=(0, 1, 2)).mean())), 2))
@@ -172,92 +196,76 @@ def train(args) -> None:
         return out
 
     def snapshot(done: int, final: bool = False) -> dict:
-        for name, tree in (("ema", ema), ("raw", params)):
-            tmp = out / f"{name}.tmp.npz"
-            np.savez(tmp, **{k: np.asarray(v) for k, v in flatten_tree(nnx.to_pure_dict(tree)).items()})
-            tmp.replace(out / f"{name}.npz")
-        run = {"steps": done, "final": final, "seconds": round(time.time() - T0, 1), "device": str(jax.devices()[0]),
-               "jax": jax.__version__, "model": dyn_cfg.to_dict(), "prior_params": n_params,
-               "args": vars(args) | {"func": None}, "examples": n_train, "worlds": WORLDS,
-               "tokenizer_fingerprint": tokenizer_fingerprint(tok), "dynamics_steps": shipped.get("steps")}
-        (out / "run.json").write_text(json.dumps(run, indent=2))
+        run = save_run(out, {"ema": ema, "raw": params}, done, final, args, dyn_cfg, tok, prior_params=n_params,
+                       examples=n_train, dynamics_steps=shipped.get("steps"))
         row = {"step": done, "seconds": run["seconds"], "val_loss": float(val_loss(params)),
                "ema_val_loss": float(val_loss(ema))}
         row |= {f"ema_match_{k}": v for k, v in match(ema).items()} | {f"match_{k}": v for k, v in match(params).items()}
         return row
 
-    log = open(out / "metrics.jsonl", "a")
-    deadline = T0 + args.total_seconds - 60
-    t_train = time.time()
-    budget = max(deadline - t_train, 1.0)
-    base = jax.random.key(args.seed)
-    print(f"{n_params} prior parameters; {budget:.0f} s of training", flush=True)
-    done, last_snap = 0, time.time()
-    while time.time() < deadline:
-        lr = wall_clock_lr(args.lr, done, args.warmup, (time.time() - t_train) / budget)
+    def advance(done: int, lr: float) -> dict:
+        nonlocal params, opt_state, ema
         params, opt_state, ema, loss, gnorm = step(params, opt_state, ema, jax.random.fold_in(base, done),
                                                    jnp.float32(lr))
-        done += 1
-        if done % 50 == 0:
-            row = {"step": done, "loss": float(loss), "grad_norm": float(gnorm), "lr": lr,
-                   "seconds": round(time.time() - T0, 1)}
-            check_finite(row["loss"], done)
-            write_row(log, row)
-        if time.time() - last_snap > args.snapshot_seconds:
-            write_row(log, snapshot(done))
-            last_snap = time.time()
-    write_row(log, snapshot(done, final=True) | {"final": True})
+        return {"loss": loss, "grad_norm": gnorm}
 
+    base = jax.random.key(args.seed)
+    print(f"{n_params} prior parameters", flush=True)
+    train_until(T0 + args.total_seconds - 60, advance, snapshot, open(out / "metrics.jsonl", "a"), lr=args.lr,
+                warmup=args.warmup, snapshot_seconds=args.snapshot_seconds, t0=T0)
 
 def attach(args) -> None:
     """The shipped (or --base) export with the trained prior added, written to --dest."""
+    attach_part(args, "prior", "prior_")
+
+
+def attach_part(args, part: str, prefix: str, drop_prior: bool = False) -> None:
+    """Copy --base's export to --dest with args.run_dir's trained weights as the model's `part` (its config keys
+    start with `prefix`; every other key must equal the base's). drop_prior: leave the first-frame prior out."""
     run_dir = Path(args.run_dir)
     run = json.loads((run_dir / "run.json").read_text())
     base = DEFAULT if args.base == "default" else Path(args.base)
     meta = read_meta(base)
     dyn = load_dynamics(base)
     cfg = type(dyn.config).from_dict(run["model"])
-    if {k: v for k, v in cfg.to_dict().items() if not k.startswith("prior_")} != {
-            k: v for k, v in dyn.config.to_dict().items() if not k.startswith("prior_")}:
-        raise ValueError(f"{run_dir} trained a prior for another dynamics config than {base}'s")
+    ignored = (prefix, "prior_") if drop_prior else (prefix,)
+    if {k: v for k, v in cfg.to_dict().items() if not k.startswith(ignored)} != {
+            k: v for k, v in dyn.config.to_dict().items() if not k.startswith(ignored)}:
+        raise ValueError(f"{run_dir} trained a {part} for another dynamics config than {base}'s")
+    if drop_prior:
+        cfg = cfg.replace(prior_dim=0)
     tok_name = meta.get("tokenizer", {}).get("path", "default")
     if tokenizer_fingerprint(load_tokenizer(tok_name)) != run["tokenizer_fingerprint"]:
-        raise ValueError(f"the prior in {run_dir} was trained over another tokenizer than {tok_name!r}")
+        raise ValueError(f"the {part} in {run_dir} was trained over another tokenizer than {tok_name!r}")
     model = nnx.eval_shape(lambda: DynamicsModel(cfg, rngs=nnx.Rngs(0)))
     graphdef, state, rest = nnx.split(model, nnx.Param, ...)
     pure = nnx.to_pure_dict(nnx.state(dyn, nnx.Param))
     with np.load(run_dir / f"{args.weights}.npz") as f:
-        pure["prior"] = nest_tree({k: f[k] for k in f.files})
+        pure[part] = nest_tree({k: f[k] for k in f.files})
+    if drop_prior:
+        pure.pop("prior", None)
     nnx.replace_by_pure_dict(state, pure)
     model = nnx.merge(graphdef, state, rest)
-    extra = {k: v for k, v in meta.items() if k not in ("kind", "model")}
-    if args.first_guidance is not None:  # the recorded sampling default (measured best), see Sampling
+    extra = {k: v for k, v in meta.items() if k not in ("kind", "model") + (("prior",) if drop_prior else ())}
+    if getattr(args, "first_guidance", None) is not None:  # the recorded sampling default (measured best)
         extra["sampling"] = dict(extra.get("sampling", {}), first_guidance=args.first_guidance)
-    extra["prior"] = {"steps": run["steps"], "seconds": run["seconds"], "device": run["device"],
-                      "weights": args.weights, "params": run["prior_params"], "examples": run["examples"],
-                      "worlds": run["worlds"], "args": {k: v for k, v in run["args"].items() if k != "func"}}
-    print(f"wrote {export(model, args.dest, extra)} (prior: {run['steps']} steps, {args.weights} weights)")
+    extra[part] = {"steps": run["steps"], "seconds": run["seconds"], "device": run["device"],
+                   "weights": args.weights, "params": run[f"{part}_params"], "examples": run["examples"],
+                   "worlds": run["worlds"], "args": {k: v for k, v in run["args"].items() if k != "func"}}
+    print(f"wrote {export(model, args.dest, extra)} ({part}: {run['steps']} steps, {args.weights} weights)")
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(required=True)
     t = sub.add_parser("train", help="train a prior")
-    t.add_argument("--out", required=True)
-    t.add_argument("--total-seconds", type=float, default=3600.0, help="wall-clock budget from process start")
-    t.add_argument("--per-world", type=int, default=32_768, help="first frames per world")
-    t.add_argument("--batch", type=int, default=64)
+    add_training_args(t, per_world=32_768, lr=1e-3, warmup=200, ema=0.999, snapshot_seconds=600.0)
     t.add_argument("--repeats", type=int, default=2, help="noise levels per example (the prompt is encoded once)")
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--warmup", type=int, default=200)
-    t.add_argument("--ema", type=float, default=0.999)
-    t.add_argument("--snapshot-seconds", type=float, default=600.0)
     t.add_argument("--dim", type=int, default=64)
     t.add_argument("--layers", type=int, default=3)
     t.add_argument("--heads", type=int, default=4)
     t.add_argument("--text-dim", type=int, default=64)
     t.add_argument("--text-layers", type=int, default=2)
-    t.add_argument("--seed", type=int, default=0)
     t.add_argument("--scale", type=float, default=None,
                    help="DynamicsConfig.prior_scale; default: 1 / the encoded first frames' std")
     t.add_argument("--drop-caption", type=float, default=0.0,

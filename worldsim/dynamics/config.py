@@ -40,6 +40,13 @@ class DynamicsConfig:
     prior_text_layers: int = 2  # the prior's byte encoder: local-mixing (convolution) layers before its one attention layer
     prior_scale: float = 1.0  # the prior works on latents * prior_scale: about 1 / their std gives the noise levels
     # of training and sampling unit-variance data (latent diffusion's scale factor; 3.98 for the shipped tokenizer)
+    layout_dim: int = 0  # layout prior width (layout.py: prompt -> per-colour layout -> first frame); 0 = none.
+    # Trained on per-colour states (experiments/default/train_layout.py); where a model has one it draws text-only
+    # first frames instead of the first-frame prior
+    layout_heads: int = 4  # layout prior attention heads (byte encoder and colour-slot queries)
+    layout_text_layers: int = 4  # layout prior byte encoder: local-mixing layers before its attention layer
+    layout_render_dim: int = 64  # layout renderer width (per-ball features splatted onto the latent grid)
+    layout_render_layers: int = 2  # layout renderer: 3x3 convolution blocks over the grid
 
     def __post_init__(self):
         if self.grid < 1 or self.latent_dim < 1 or self.group < 1:
@@ -60,6 +67,12 @@ class DynamicsConfig:
         if self.prior_dim < 0 or (self.prior_dim and min(self.prior_layers, self.prior_text_layers) < 1):
             raise ValueError(f"prior_dim={self.prior_dim} (0 = no prior) needs prior_layers and prior_text_layers "
                              f">= 1, got {self.prior_layers} and {self.prior_text_layers}")
+        if self.layout_dim < 0 or (self.layout_dim and (
+                self.layout_heads < 1 or self.layout_dim % (2 * self.layout_heads)
+                or min(self.layout_text_layers, self.layout_render_dim, self.layout_render_layers) < 1)):
+            raise ValueError(f"layout_dim={self.layout_dim} (0 = no layout prior) must be an even multiple of "
+                             f"layout_heads={self.layout_heads}, with layout_text_layers, layout_render_dim and "
+                             "layout_render_layers >= 1")
         if (self.d_model // self.num_heads) % 2:
             raise ValueError(f"head_dim = d_model / num_heads = {self.d_model // self.num_heads} must be even (RoPE)")
         for name in ("num_layers", "mlp_ratio", "window", "max_text_bytes", "text_layers", "action_dim",

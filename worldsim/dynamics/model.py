@@ -22,6 +22,7 @@ from worldsim.dynamics.cache import Cache, empty_cache, ring_slot, window_mask
 from worldsim.dynamics.config import DynamicsConfig
 from worldsim.dynamics.flow import FlowHead, sample
 from worldsim.dynamics.layers import QKV, Mlp, attend_logits, rope
+from worldsim.dynamics.layout import LayoutPrior
 from worldsim.dynamics.prior import FirstFramePrior
 from worldsim.dynamics.state import StateHead, StatePred
 from worldsim.dynamics.text import TextEncoder, encode_prompts
@@ -94,6 +95,7 @@ class DynamicsModel(nnx.Module):
         self.state_head = StateHead(cfg, rngs=rngs) if cfg.state_head else None
         self.flow = FlowHead(cfg, rngs=rngs)
         self.prior = FirstFramePrior(cfg, rngs=rngs) if cfg.prior_dim else None
+        self.layout = LayoutPrior(cfg, rngs=rngs) if cfg.layout_dim else None
 
     # ----- inputs -----
 
@@ -214,14 +216,22 @@ class DynamicsModel(nnx.Module):
         from prefill without text) and guidance > 1 give classifier-free guidance towards the condition."""
         return self.from_tokens(sample(self.flow, h, key, steps, temperature, h_uncond, guidance))
 
+    @property
+    def has_first_frame_prior(self) -> bool:
+        """Whether sample_first_frame works: the model has a layout prior or a first-frame prior."""
+        return self.layout is not None or self.prior is not None
+
     def sample_first_frame(self, ids, mask, key, steps: int | None = None, temperature: float = 1.0,
                            guidance: float = 1.0) -> jax.Array:
-        """A first latent frame (B, g, g, D) for prompts given as bytes (B, L) + mask (B, L) (encode_prompts),
-        from the first-frame prior (prior.py), with classifier-free guidance when guidance != 1 (a Python float:
-        it decides the traced program). Models without one (prior_dim=0) raise: use sample_frame on the prefill
-        hidden instead."""
+        """A first latent frame (B, g, g, D) for prompts given as bytes (B, L) + mask (B, L) (encode_prompts).
+
+        From the layout prior (layout.py) where the model has one (steps and guidance do not apply to it), else
+        from the first-frame prior (prior.py) with classifier-free guidance when guidance != 1 (a Python float:
+        it decides the traced program). Models with neither raise: use sample_frame on the prefill hidden."""
+        ids, mask = jnp.asarray(ids), jnp.asarray(mask, bool)
+        if self.layout is not None:
+            return self.layout.sample(ids, mask, key, temperature)
         if self.prior is None:
-            raise ValueError("this model has no first-frame prior (DynamicsConfig.prior_dim=0): sample the first "
-                             "frame from prefill's hidden with sample_frame")
-        return self.from_tokens(self.prior.sample(jnp.asarray(ids), jnp.asarray(mask, bool), key, steps,
-                                                  temperature, float(guidance)))
+            raise ValueError("this model has no first-frame prior (DynamicsConfig.prior_dim=0, layout_dim=0): "
+                             "sample the first frame from prefill's hidden with sample_frame")
+        return self.from_tokens(self.prior.sample(ids, mask, key, steps, temperature, float(guidance)))

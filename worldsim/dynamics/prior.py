@@ -78,6 +78,47 @@ class LocalMix(nnx.Module):
         return x + self.mlp(self.norm(self.conv(x * mask[..., None])))
 
 
+def add_byte_encoder(m: nnx.Module, d: int, layers: int, heads: int, rngs: nnx.Rngs) -> None:
+    """Give module m the byte encoder's layers (read by byte_pair_features) as attributes of its own."""
+    m.embed = nnx.Embed(256, d, rngs=rngs)
+    # bytes -> byte pairs: a strided convolution halves the sequence the attention layer pays for (it cost ~0.35 s
+    # per layer per batch of 64 at 288 bytes on 2 CPU cores, nearly all of a prior training step)
+    m.pairs = nnx.Conv(d, d, kernel_size=(4,), strides=(2,), padding="SAME", rngs=rngs)
+    # local mixing, then one global attention layer. Binding is local in a caption ("a small red ball at the top
+    # left"): wide depthwise convolutions put a ball's colour and size into its place words' features cheaply,
+    # which attention layers alone learned slowly here (after 3,400 steps: colours right in 3%).
+    m.local = nnx.List([LocalMix(d, LOCAL_KERNEL, rngs=rngs) for _ in range(layers)])
+    m.text_attn = Block(d, heads, 2 * d, rngs=rngs)
+    m.text_norm = nnx.RMSNorm(d, rngs=rngs)
+
+
+def byte_pair_features(enc: nnx.Module, ids, mask) -> tuple[jax.Array, jax.Array]:
+    """A prompt's per-byte-pair features (M, ceil(L/2), d) and their mask, from bytes (M, L) int32 + mask (M, L).
+
+    enc holds the byte encoder's layers: embed, pairs (strided convolution), local (LocalMix list), text_attn,
+    text_norm. FirstFramePrior keeps them as its own attributes (the shipped weights are stored that way);
+    ByteEncoder is the same encoder as a module of its own."""
+    x = enc.embed(ids) + byte_positions(ids.shape[1], enc.embed.features)
+    mask = mask.astype(bool)
+    if ids.shape[1] % 2:  # pad to an even length (padding is masked)
+        x, mask = jnp.pad(x, ((0, 0), (0, 1), (0, 0))), jnp.pad(mask, ((0, 0), (0, 1)))
+    x, mask = enc.pairs(x), mask[:, 0::2] | mask[:, 1::2]
+    for blk in enc.local:
+        x = blk(x, mask)
+    return enc.text_norm(enc.text_attn(x, mask[:, None, None, :])), mask
+
+
+class ByteEncoder(nnx.Module):
+    """Bytes -> byte-pair features: a 256-entry embedding with sinusoidal positions, a strided convolution to byte
+    pairs, `layers` local-mixing layers, then one attention layer (see FirstFramePrior for why this shape)."""
+
+    def __init__(self, d: int, layers: int, heads: int, *, rngs: nnx.Rngs):
+        add_byte_encoder(self, d, layers, heads, rngs)
+
+    def __call__(self, ids, mask) -> tuple[jax.Array, jax.Array]:
+        return byte_pair_features(self, ids, mask)
+
+
 class PriorBlock(nnx.Module):
     """Self-attention over the frame's tokens, cross-attention to the prompt's bytes, MLP; each sub-layer's
     RMSNorm shift/scale/gate comes from the noise level (zero-initialised, so a block starts as the identity)."""
@@ -106,16 +147,7 @@ class FirstFramePrior(nnx.Module):
     def __init__(self, cfg: DynamicsConfig, *, rngs: nnx.Rngs):
         d, dt, n = cfg.prior_dim, cfg.prior_text_dim, cfg.tokens_per_frame
         self.steps, self.scale = cfg.flow_steps, cfg.prior_scale
-        self.embed = nnx.Embed(256, dt, rngs=rngs)
-        # bytes -> byte pairs: a strided convolution halves the sequence the attention layers pay for (they
-        # cost ~0.35 s per layer per batch of 64 at 288 bytes on 2 CPU cores, nearly all of a training step)
-        self.pairs = nnx.Conv(dt, dt, kernel_size=(4,), strides=(2,), padding="SAME", rngs=rngs)
-        # local mixing, then one global attention layer. Binding is local in a caption ("a small red ball at the
-        # top left"): wide depthwise convolutions put a ball's colour and size into its place words' features
-        # cheaply, which attention layers alone learned slowly here (after 3,400 steps: colours right in 3%).
-        self.local = nnx.List([LocalMix(dt, LOCAL_KERNEL, rngs=rngs) for _ in range(cfg.prior_text_layers)])
-        self.text_attn = Block(dt, cfg.prior_heads, 2 * dt, rngs=rngs)
-        self.text_norm = nnx.RMSNorm(dt, rngs=rngs)
+        add_byte_encoder(self, dt, cfg.prior_text_layers, cfg.prior_heads, rngs)
         self.inp = nnx.Linear(cfg.token_dim, d, rngs=rngs)
         self.pos = nnx.Param(0.02 * nnx.initializers.normal(1.0)(rngs.params(), (n, d)))
         self.time1 = nnx.Linear(d, d, rngs=rngs)
@@ -128,14 +160,7 @@ class FirstFramePrior(nnx.Module):
     def encode_text(self, ids, mask) -> tuple[list[jax.Array], jax.Array]:
         """bytes (M, L) int32, mask (M, L) bool -> (every block's keys/values of the prompt's byte pairs
         [(M, L/2, 2 prior_dim)], their mask (M, L/2))."""
-        x = self.embed(ids) + byte_positions(ids.shape[1], self.embed.features)
-        mask = mask.astype(bool)
-        if ids.shape[1] % 2:  # pad to an even length (padding is masked)
-            x, mask = jnp.pad(x, ((0, 0), (0, 1), (0, 0))), jnp.pad(mask, ((0, 0), (0, 1)))
-        x, mask = self.pairs(x), mask[:, 0::2] | mask[:, 1::2]
-        for blk in self.local:
-            x = blk(x, mask)
-        ctx = self.text_norm(self.text_attn(x, mask[:, None, None, :]))
+        ctx, mask = byte_pair_features(self, ids, mask)
         return [blk.cross.keys_values(ctx) for blk in self.blocks], mask
 
     def velocity(self, x, s, kvs, mask):

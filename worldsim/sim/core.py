@@ -80,16 +80,18 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
     frames: uint8 (k, H, W, 3) frames to start from: all are encoded, the first k - 1 run through the dynamics
       (with `actions` (k - 1, A) between them, zeros if None) and the last becomes the current frame;
       None: the first frame is sampled from the prompt with `key`, at `temperature` (the shells pass
-      Sampling.first_temperature here: init samples no other frame), by the model's first-frame prior when it
-      has one and a prompt is given (not a text_emb), else by the flow head from the prompt position;
-    guidance: the prior's classifier-free guidance (a Python float; Sampling.first_guidance in the shells).
+      Sampling.first_temperature here: init samples no other frame), by the model's layout prior or else its
+      first-frame prior when it has one and a prompt is given (not a text_emb), else by the flow head from the
+      prompt position;
+    guidance: the first-frame prior's classifier-free guidance (a Python float; Sampling.first_guidance in the
+      shells; a layout prior takes none).
     """
     dyn = params.dynamics
     prompt_bytes = _prompt_bytes(params, prompt)
     emb = _text_emb(params, prompt_bytes, text_emb)
     h, cache = dyn.prefill(dyn.init_cache(1), text_emb=emb[None])
     if frames is None:
-        if dyn.prior is not None and prompt_bytes is not None:  # the first-frame prior reads every prompt byte
+        if dyn.has_first_frame_prior and prompt_bytes is not None:  # a (layout or first-frame) prior reads each byte
             z = dyn.sample_first_frame(*prompt_bytes, key, steps, temperature, guidance)  # (1, g, g, D)
         else:
             z = dyn.sample_frame(h, key, steps, temperature)

@@ -32,10 +32,12 @@ class Sampling:
     temperature: scale of the flow's starting noise for each next frame (0 = the mean flow). reproject: decode each
     new latent frame and encode it again with the previous frame (the tokenizer's whole temporal context), pulling
     drifting latents back onto the ones real frames make; costs one decode + encode per step, also with
-    decode=False. first_temperature: the noise scale of a first frame drawn from the prompt alone. A caption
-    leaves positions open, so a low temperature there averages the possible scenes into faint smears; next frames
-    are nearly determined by the past, where a low temperature curbs drift. first_guidance: classifier-free
-    guidance of that first frame towards the prompt, for a model with a first-frame prior (1 = none)."""
+    decode=False. first_temperature: the noise scale of a first frame drawn from the prompt alone (for a layout
+    prior: the spread of the balls' places and sizes). A caption leaves positions open, so a low temperature
+    there averages the possible scenes into faint smears (a flow's draw) or puts every ball at its mean place (a
+    layout's); next frames are nearly determined by the past, where a low temperature curbs drift.
+    first_guidance: classifier-free guidance of that first frame towards the prompt, for a model with a
+    first-frame prior and no layout prior (1 = none)."""
 
     temperature: float = 1.0
     reproject: bool = False

@@ -43,11 +43,11 @@ class Simulator:
         first = model.sampling.first_temperature if first_temperature is None else first_temperature
         reproject = model.sampling.reproject if reproject is None else reproject
         guidance = model.sampling.first_guidance if first_guidance is None else first_guidance
-        for name, value in (("temperature", temperature), ("first_temperature", first)):
+        for name, value, meaning in (("temperature", temperature, "0 = the mean flow"),
+                                     ("first_temperature", first, "0 = the mean flow"),
+                                     ("first_guidance", guidance, "1 = no guidance")):
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0.0 <= value < float("inf")):
-                raise ValueError(f"{name}={value!r}: use a finite number >= 0 (0 = the mean flow)")
-        if isinstance(guidance, bool) or not (isinstance(guidance, (int, float)) and 0.0 <= guidance < float("inf")):
-            raise ValueError(f"first_guidance={guidance!r}: use a finite number >= 0 (1 = no guidance)")
+                raise ValueError(f"{name}={value!r}: use a finite number >= 0 ({meaning})")
         if not isinstance(reproject, bool):
             raise ValueError(f"reproject={reproject!r}: use True, False or None (the model's own setting)")
         self.model = model

@@ -277,7 +277,7 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
         k_t, temp = jax.random.fold_in(key, t), jnp.float32(temperature)
         if t < prompt_frames:
             z = jnp.asarray(latents[:, t], jnp.float32)
-        elif t == 0 and model.prior is not None:  # the first-frame prior; rows without text fall back to the flow
+        elif t == 0 and model.has_first_frame_prior:  # a first-frame prior; rows without text fall back to the flow
             z = jnp.where(mask.any(-1)[:, None, None, None],  # head
                           _sample_prior(model, ids, mask, k_t, temp, guidance=float(guidance)),
                           _sample(model, h, k_t, temp))
@@ -386,6 +386,10 @@ def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False,
     parallel over all). The global batch is the same for any mesh, so is the training up to float rounding."""
     from worldsim.tokenizer.load import load as load_tokenizer
 
+    if cfg.model.layout_dim:  # the clips' states carry no radii, which the layout prior's renderer needs
+        raise ValueError(f"model.layout_dim={cfg.model.layout_dim}: `worldsim train dynamics` does not train a "
+                         "layout prior; set layout_dim=0 here and train one apart (experiments/default/"
+                         "train_layout.py)")
     workdir = Path(workdir)
     mesh = make_mesh(mesh)
     check_batch(cfg.batch_size, mesh)

@@ -1,0 +1,174 @@
+"""Train the layout prior (worldsim/dynamics/layout.py) for the shipped default model, on the CPU.
+
+Every example is a first frame of a training-seed clip (bouncing_balls, gravity, push): its caption, its balls by
+colour slot (presence, centre, radius: the world's ground-truth state) and its latent frame from the shipped
+tokenizer. The parser learns caption -> layout, the renderer layout -> latent frame; nothing else is touched, and
+`attach` adds the layout prior to a copy of the shipped export (text-only first frames then come from it).
+The frames and captions are the ones train_prior.py encodes (same seeds, same order; pass its --data-cache).
+
+    python experiments/default/train_layout.py train --out runs/layout --data-cache runs/prior_data.npz
+    python experiments/default/train_layout.py attach runs/layout --weights raw
+
+`train` writes raw.npz / ema.npz (the layout prior's parameters), run.json and metrics.jsonl. Every snapshot
+decodes first frames for 96 training-seed captions (not the held-out ones evaluate.py uses) and counts how many
+show the tracker the caption's ball count and colours: rendered from the true layouts (the renderer alone) and
+from layouts sampled from the captions (the whole prior).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+T0 = time.time()
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+from clock import add_training_args, train_until  # noqa: E402
+from flax import nnx  # noqa: E402
+from train_prior import SEED_BASE, WORLDS, attach_part, cached_first_frames, save_run, tracked_match  # noqa: E402
+
+from worldsim import worlds  # noqa: E402
+from worldsim.dynamics.layers import count_params  # noqa: E402
+from worldsim.dynamics.layout import Layout, LayoutPrior  # noqa: E402
+from worldsim.dynamics.load import DEFAULT, read_meta  # noqa: E402
+from worldsim.dynamics.load import load as load_dynamics  # noqa: E402
+from worldsim.tokenizer.load import load as load_tokenizer  # noqa: E402
+from worldsim.worlds.palette import COLOURS  # noqa: E402
+
+
+def first_layouts(n_per_world: int, chunk: int = 1024) -> dict:
+    """{present (N, C) bool, xy (N, C, 2), radius (N, C)} of the first frames train_prior.first_frames encodes,
+    in its order (the same seeds and interleaving)."""
+    c = len(COLOURS)
+    parts = []
+
+    @jax.jit
+    def by_colour(s):
+        onehot = (s.colour[..., :, None] == jnp.arange(c)) & s.present[..., :, None]  # (B, K, C)
+        w = onehot.astype(jnp.float32)
+        return onehot.any(-2), jnp.einsum("bkc,bkd->bcd", w, s.pos), jnp.einsum("bkc,bk->bc", w, s.radius)
+
+    for w_i, name in enumerate(WORLDS):
+        world = worlds.make(name, num_frames=2)
+        for i in range(0, n_per_world, chunk):
+            ep = world.sample(jax.random.key(SEED_BASE + 10_000 * w_i + i // chunk), chunk)
+            parts.append([np.asarray(x) for x in by_colour(jax.tree.map(lambda a: a[:, 0], ep.states))])
+    present, xy, radius = (np.concatenate(p) for p in zip(*parts, strict=True))
+    order = np.arange(len(present)).reshape(len(WORLDS), -1).T.reshape(-1)
+    return {"present": present[order], "xy": xy[order].astype(np.float32), "radius": radius[order].astype(np.float32)}
+
+
+def load_data(args, tok, max_text_bytes: int) -> dict:
+    data = cached_first_frames(args.data_cache, tok, args.per_world, max_text_bytes)
+    data |= first_layouts(args.per_world)
+    if not (np.array_equal(data["present"], data["colours"]) and np.array_equal(data["present"].sum(1), data["count"])):
+        raise ValueError("the layouts do not match the cached frames' colours: the cache was made by other seeds")
+    return data
+
+
+def train(args) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    shipped = read_meta(DEFAULT)
+    dyn_cfg = load_dynamics(DEFAULT).config.replace(
+        layout_dim=args.dim, layout_heads=args.heads, layout_text_layers=args.text_layers,
+        layout_render_dim=args.render_dim, layout_render_layers=args.render_layers)
+    tok = load_tokenizer("default")
+    t = time.time()
+    data = load_data(args, tok, dyn_cfg.max_text_bytes)
+    n = len(data["latents"])
+    print(f"{n} first frames and layouts ready in {time.time() - t:.0f} s", flush=True)
+    n_val = 512
+    keys = ("latents", "ids", "mask", "present", "xy", "radius")
+    val = {k: jnp.asarray(data[k][:n_val]) for k in keys}
+    dev = {k: jnp.asarray(data[k][n_val:]) for k in keys}
+    n_train = n - n_val
+
+    prior = LayoutPrior(dyn_cfg, rngs=nnx.Rngs(args.seed))
+    graphdef, params = nnx.split(prior, nnx.Param)
+    n_params = count_params(prior)
+    tx = optax.chain(optax.clip_by_global_norm(1.0), optax.scale_by_adam(b2=0.99), optax.add_decayed_weights(0.01))
+    opt_state = tx.init(params)
+    ema = jax.tree.map(jnp.copy, params)
+
+    def loss_of(p, b):
+        layout = Layout(b["present"], b["xy"], b["radius"])
+        return nnx.merge(graphdef, p).loss(b["ids"], b["mask"], layout, b["latents"].astype(jnp.float32))
+
+    @jax.jit
+    def step(p, opt_state, ema, key, lr):
+        idx = jax.random.randint(key, (args.batch,), 0, n_train)
+        (loss, parts), grads = jax.value_and_grad(loss_of, has_aux=True)(p, {k: v[idx] for k, v in dev.items()})
+        updates, opt_state = tx.update(grads, opt_state, p)
+        p = jax.tree.map(lambda a, u: a - lr * u, p, updates)
+        ema = jax.tree.map(lambda e, a: e + (1.0 - args.ema) * (a - e), ema, p)
+        return p, opt_state, ema, loss, parts, optax.tree.norm(grads)
+
+    val_loss = jax.jit(lambda p: loss_of(p, val)[1])
+    measured = slice(0, 96)
+    sample = nnx.jit(lambda m, ids, mask, key: m.sample(ids, mask, key))
+    render = nnx.jit(lambda m, layout: m.render(layout))
+
+    def match(p) -> dict:
+        m, v = nnx.merge(graphdef, p), {k: x[measured] for k, x in val.items()}
+        want = (np.asarray(v["present"]), np.asarray(v["present"]).sum(1))
+        truth = tracked_match(tok, render(m, Layout(v["present"], v["xy"], v["radius"])), *want)
+        text = tracked_match(tok, sample(m, v["ids"], v["mask"], jax.random.key(7)), *want)
+        return {f"true_layout_{k}": x for k, x in truth.items()} | {f"text_{k}": x for k, x in text.items()}
+
+    def snapshot(done: int, final: bool = False) -> dict:
+        run = save_run(out, {"ema": ema, "raw": params}, done, final, args, dyn_cfg, tok, layout_params=n_params,
+                       examples=n_train, dynamics_steps=shipped.get("steps"))
+        row = {"step": done, "seconds": run["seconds"]}
+        row |= {f"val_{k}": float(x) for k, x in val_loss(params).items()}
+        row |= {f"ema_val_{k}": float(x) for k, x in val_loss(ema).items()}
+        row |= {f"ema_{k}": x for k, x in match(ema).items()} | match(params)
+        return row
+
+    def advance(done: int, lr: float) -> dict:
+        nonlocal params, opt_state, ema
+        params, opt_state, ema, loss, parts, gnorm = step(params, opt_state, ema, jax.random.fold_in(base, done),
+                                                          jnp.float32(lr))
+        return {"loss": loss, **parts, "grad_norm": gnorm}
+
+    base = jax.random.key(args.seed)
+    print(f"{n_params} layout prior parameters", flush=True)
+    train_until(T0 + args.total_seconds - 60, advance, snapshot, open(out / "metrics.jsonl", "a"), lr=args.lr,
+                warmup=args.warmup, snapshot_seconds=args.snapshot_seconds, t0=T0)
+
+def attach(args) -> None:
+    """The shipped (or --base) export with the trained layout prior added, written to --dest."""
+    attach_part(args, "layout", "layout_", drop_prior=args.drop_prior)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(required=True)
+    t = sub.add_parser("train", help="train a layout prior")
+    add_training_args(t, per_world=32_768, lr=1e-3, warmup=200, ema=0.999, snapshot_seconds=600.0)
+    t.add_argument("--dim", type=int, default=64, help="DynamicsConfig.layout_dim")
+    t.add_argument("--heads", type=int, default=4)
+    t.add_argument("--text-layers", type=int, default=4)
+    t.add_argument("--render-dim", type=int, default=64)
+    t.add_argument("--render-layers", type=int, default=2)
+    t.add_argument("--data-cache", default=None,
+                   help="train_prior.py's .npz of encoded first frames (made and kept there if missing)")
+    t.set_defaults(func=train)
+    a = sub.add_parser("attach", help="add a trained layout prior to a dynamics export")
+    a.add_argument("run_dir")
+    a.add_argument("--weights", choices=("ema", "raw"), default="ema")
+    a.add_argument("--base", default="default", help="the export to add it to")
+    a.add_argument("--dest", default=str(DEFAULT))
+    a.add_argument("--drop-prior", action="store_true",
+                   help="leave the first-frame prior out (the layout prior replaces it for text-only first frames)")
+    a.set_defaults(func=attach)
+    args = p.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Layout prior: config, it learns a caption's layout and a layout's frame, the sampler's placement rules, the
+renderer ignores absent balls, text-only first frames (model, simulator, export) come from it, clear errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from worldsim.dynamics import DynamicsConfig, DynamicsModel, encode_prompts
+from worldsim.dynamics.layout import Layout, LayoutParse, LayoutPrior
+
+CFG = DynamicsConfig.tiny().replace(layout_dim=16, layout_heads=2, layout_text_layers=1, layout_render_dim=16,
+                                    layout_render_layers=1)
+PROMPTS = ["a red ball at the top left", "a blue ball at the bottom right"]
+
+
+def two_layouts() -> Layout:
+    present = np.zeros((2, 6), bool)
+    present[0, 0] = present[1, 2] = True  # red; blue
+    xy = np.zeros((2, 6, 2), np.float32)
+    xy[0, 0], xy[1, 2] = (0.2, 0.25), (0.75, 0.8)
+    radius = np.full((2, 6), 0.08, np.float32)
+    return Layout(jnp.asarray(present), jnp.asarray(xy), jnp.asarray(radius))
+
+
+def test_config_and_models_without_one():
+    assert DynamicsConfig.from_dict(CFG.to_dict()) == CFG
+    old = {k: v for k, v in CFG.to_dict().items() if not k.startswith("layout_")}
+    assert DynamicsConfig.from_dict(old).layout_dim == 0  # configs written before it: no layout prior
+    plain = DynamicsModel(DynamicsConfig.tiny(), rngs=nnx.Rngs(0))
+    assert plain.layout is None and not plain.has_first_frame_prior
+    for bad in ({"layout_dim": 15}, {"layout_dim": 18, "layout_heads": 2}, {"layout_render_layers": 0}):
+        with pytest.raises(ValueError, match="layout_dim"):
+            CFG.replace(**bad)
+
+
+def test_it_learns_a_captions_layout_and_a_layouts_frame():
+    """Two captions, two layouts, two target frames: after a short training the parser reads which colour is
+    present and where, the renderer draws each layout's frame, and text-only first frames land on their own."""
+    m = DynamicsModel(CFG, rngs=nnx.Rngs(0))
+    layout = two_layouts()
+    targets = jnp.asarray(np.sign(np.random.default_rng(0).normal(size=(2,) + CFG.latent_shape)), jnp.float32)
+    ids, mask = encode_prompts(PROMPTS, CFG.max_text_bytes)
+    opt = nnx.Optimizer(m, optax.adam(1e-2), wrt=nnx.Param)
+
+    @nnx.jit
+    def step(m, opt):
+        (loss, _), grads = nnx.value_and_grad(lambda m: m.layout.loss(ids, mask, layout, targets), has_aux=True)(m)
+        opt.update(m, grads)
+        return loss
+
+    for _ in range(200):
+        step(m, opt)
+    p = m.layout.parse(ids, mask)
+    np.testing.assert_array_equal(np.asarray(p.logit) > 0, np.asarray(layout.present))
+    want = np.asarray(layout.xy)[np.asarray(layout.present)]
+    np.testing.assert_allclose(np.asarray(p.mean[..., :2])[np.asarray(layout.present)], want, atol=0.05)
+    drawn = m.layout.render(layout)
+    assert float(jnp.mean((drawn - targets) ** 2)) < 0.05  # targets are +-1
+    z = m.sample_first_frame(ids, mask, jax.random.key(1), temperature=0.0)
+    own, other = jnp.mean((z - targets) ** 2, (1, 2, 3)), jnp.mean((z - targets[::-1]) ** 2, (1, 2, 3))
+    assert bool(jnp.all(own < 0.2 * other)), (own, other)
+
+
+class Fixed(LayoutPrior):
+    """A layout prior whose parse is given: three balls of radius 0.1 said to be at the centre, std 0.2."""
+
+    def parse(self, ids, mask):
+        m = ids.shape[0]
+        logit = jnp.where(jnp.arange(6) < 3, 30.0, -30.0) * jnp.ones((m, 1))
+        mean = jnp.broadcast_to(jnp.array([0.5, 0.5, 0.1]), (m, 6, 3))
+        log_std = jnp.broadcast_to(jnp.log(jnp.array([0.2, 0.2, 1e-3])), (m, 6, 3))
+        return LayoutParse(logit, mean, log_std)
+
+
+def _overlaps(layout: Layout) -> np.ndarray:
+    """(M,) whether any two of the first three balls overlap."""
+    xy, r = np.asarray(layout.xy[:, :3]), np.asarray(layout.radius[:, :3])
+    d = np.linalg.norm(xy[:, :, None] - xy[:, None], axis=-1) + np.eye(3) * 10
+    return (d < r[:, :, None] + r[:, None]).any((1, 2))
+
+
+def test_sampled_balls_lie_in_the_box_and_apart():
+    fixed = Fixed(CFG, rngs=nnx.Rngs(0))
+    ids, mask = encode_prompts(["three balls"] * 64, CFG.max_text_bytes)
+    apart = fixed.sample_layout(ids, mask, jax.random.key(0), tries=32)
+    assert (np.asarray(apart.present) == (np.arange(6) < 3)).all()
+    xy, r = np.asarray(apart.xy[:, :3]), np.asarray(apart.radius[:, :3, None])
+    assert (xy >= r - 1e-6).all() and (xy <= 1 - r + 1e-6).all()
+    assert _overlaps(apart).mean() < 0.05
+    assert _overlaps(fixed.sample_layout(ids, mask, jax.random.key(0), tries=1)).mean() > 0.3  # the check matters
+    still = fixed.sample_layout(ids, mask, jax.random.key(0), temperature=0.0, tries=1)  # the means, every time
+    np.testing.assert_allclose(np.asarray(still.xy[:, :3]), 0.5)
+    with pytest.raises(ValueError, match="tries"):
+        fixed.sample_layout(ids, mask, jax.random.key(0), tries=0)
+
+
+def test_absent_balls_do_not_change_the_frame():
+    r = LayoutPrior(CFG, rngs=nnx.Rngs(0)).render
+    layout = two_layouts()
+    moved = layout._replace(xy=layout.xy.at[:, 4].set(0.5), radius=layout.radius.at[:, 4].set(0.2))  # absent slot
+    np.testing.assert_array_equal(r(layout), r(moved))
+    assert float(jnp.abs(r(layout) - r(layout._replace(xy=layout.xy.at[0, 0].set(0.6)))).max()) > 1e-4
+
+
+def test_the_simulator_and_an_export_draw_text_only_first_frames_from_it(tmp_path):
+    from worldsim.dynamics.load import export, load
+    from worldsim.sim import WorldModel, compiled
+
+    world = WorldModel.random(dynamics_config=CFG.replace(prior_dim=16, prior_text_dim=16, prior_heads=2,
+                                                          prior_layers=1, prior_text_layers=1))
+    dyn = world.dynamics
+    ids, mask = encode_prompts(PROMPTS[:1], CFG.max_text_bytes)
+    key = jax.random.key(5)
+    want = dyn.sample_first_frame(ids, mask, key, temperature=0.7)
+    np.testing.assert_allclose(want, dyn.layout.sample(ids, mask, key, 0.7), atol=1e-6)  # the layout, not the flow
+    state = compiled.init(world, key, (ids[0], mask[0]), None, None, 0.7)
+    np.testing.assert_allclose(state.latent, want[0], atol=1e-5)
+    again = load(export(dyn, tmp_path / "m"))
+    np.testing.assert_allclose(again.sample_first_frame(ids, mask, key, temperature=0.7), want, atol=1e-6)
+
+
+def test_the_dynamics_trainer_refuses_a_layout_prior(tmp_path):
+    from worldsim.train.dynamics import DynamicsTrainConfig, train
+
+    with pytest.raises(ValueError, match="train_layout.py"):
+        train(DynamicsTrainConfig(model=CFG), tmp_path)
