@@ -39,27 +39,32 @@ def test_config_and_models_without_one():
 def test_it_learns_a_captions_layout_and_a_layouts_frame():
     """Two captions, two layouts, two target frames: after a short training the parser reads which colour is
     present and where, the renderer draws each layout's frame, and text-only first frames land on their own."""
-    m = DynamicsModel(CFG, rngs=nnx.Rngs(0))
+    graphdef, params = nnx.split(LayoutPrior(CFG, rngs=nnx.Rngs(0)), nnx.Param)
     layout = two_layouts()
     targets = jnp.asarray(np.sign(np.random.default_rng(0).normal(size=(2,) + CFG.latent_shape)), jnp.float32)
     ids, mask = encode_prompts(PROMPTS, CFG.max_text_bytes)
-    opt = nnx.Optimizer(m, optax.adam(1e-2), wrt=nnx.Param)
+    tx = optax.adam(1e-2)
 
-    @nnx.jit
-    def step(m, opt):
-        (loss, _), grads = nnx.value_and_grad(lambda m: m.layout.loss(ids, mask, layout, targets), has_aux=True)(m)
-        opt.update(m, grads)
-        return loss
+    @jax.jit
+    def train(params):
+        def step(carry, _):
+            p, opt = carry
+            grads = jax.grad(lambda p: nnx.merge(graphdef, p).loss(ids, mask, layout, targets)[0])(p)
+            updates, opt = tx.update(grads, opt, p)
+            return (optax.apply_updates(p, updates), opt), None
 
-    for _ in range(200):
-        step(m, opt)
-    p = m.layout.parse(ids, mask)
+        return jax.lax.scan(step, (params, tx.init(params)), None, length=200)[0][0]
+
+    @jax.jit
+    def results(params):
+        m = nnx.merge(graphdef, params)
+        return m.parse(ids, mask), m.render(layout), m.sample(ids, mask, jax.random.key(1), temperature=0.0)
+
+    p, drawn, z = results(train(params))
     np.testing.assert_array_equal(np.asarray(p.logit) > 0, np.asarray(layout.present))
     want = np.asarray(layout.xy)[np.asarray(layout.present)]
     np.testing.assert_allclose(np.asarray(p.mean[..., :2])[np.asarray(layout.present)], want, atol=0.05)
-    drawn = m.layout.render(layout)
     assert float(jnp.mean((drawn - targets) ** 2)) < 0.05  # targets are +-1
-    z = m.sample_first_frame(ids, mask, jax.random.key(1), temperature=0.0)
     own, other = jnp.mean((z - targets) ** 2, (1, 2, 3)), jnp.mean((z - targets[::-1]) ** 2, (1, 2, 3))
     assert bool(jnp.all(own < 0.2 * other)), (own, other)
 
@@ -85,13 +90,15 @@ def _overlaps(layout: Layout) -> np.ndarray:
 def test_sampled_balls_lie_in_the_box_and_apart():
     fixed = Fixed(CFG, rngs=nnx.Rngs(0))
     ids, mask = encode_prompts(["three balls"] * 64, CFG.max_text_bytes)
-    apart = fixed.sample_layout(ids, mask, jax.random.key(0), tries=32)
+    draw = nnx.jit(lambda m, key, temperature, tries: m.sample_layout(ids, mask, key, temperature, tries),
+                   static_argnums=(3,))
+    apart = draw(fixed, jax.random.key(0), 1.0, 32)
     assert (np.asarray(apart.present) == (np.arange(6) < 3)).all()
     xy, r = np.asarray(apart.xy[:, :3]), np.asarray(apart.radius[:, :3, None])
     assert (xy >= r - 1e-6).all() and (xy <= 1 - r + 1e-6).all()
     assert _overlaps(apart).mean() < 0.05
-    assert _overlaps(fixed.sample_layout(ids, mask, jax.random.key(0), tries=1)).mean() > 0.3  # the check matters
-    still = fixed.sample_layout(ids, mask, jax.random.key(0), temperature=0.0, tries=1)  # the means, every time
+    assert _overlaps(draw(fixed, jax.random.key(0), 1.0, 1)).mean() > 0.3  # the check matters
+    still = draw(fixed, jax.random.key(0), 0.0, 1)  # the means, every time
     np.testing.assert_allclose(np.asarray(still.xy[:, :3]), 0.5)
     with pytest.raises(ValueError, match="tries"):
         fixed.sample_layout(ids, mask, jax.random.key(0), tries=0)
@@ -105,21 +112,29 @@ def test_absent_balls_do_not_change_the_frame():
     assert float(jnp.abs(r(layout) - r(layout._replace(xy=layout.xy.at[0, 0].set(0.6)))).max()) > 1e-4
 
 
+def test_the_model_prefers_it_to_the_first_frame_prior():
+    both = DynamicsModel(CFG.replace(prior_dim=16, prior_text_dim=16, prior_heads=2, prior_layers=1,
+                                     prior_text_layers=1), rngs=nnx.Rngs(0))
+    assert both.prior is not None and both.has_first_frame_prior
+    ids, mask = encode_prompts(PROMPTS, CFG.max_text_bytes)
+    first = nnx.jit(lambda m, key: (m.sample_first_frame(ids, mask, key, temperature=0.7),
+                                    m.layout.sample(ids, mask, key, 0.7)))
+    got, layout = first(both, jax.random.key(5))
+    np.testing.assert_array_equal(got, layout)
+
+
 def test_the_simulator_and_an_export_draw_text_only_first_frames_from_it(tmp_path):
     from worldsim.dynamics.load import export, load
     from worldsim.sim import WorldModel, compiled
 
-    world = WorldModel.random(dynamics_config=CFG.replace(prior_dim=16, prior_text_dim=16, prior_heads=2,
-                                                          prior_layers=1, prior_text_layers=1))
-    dyn = world.dynamics
+    world = WorldModel.random(dynamics_config=CFG)
     ids, mask = encode_prompts(PROMPTS[:1], CFG.max_text_bytes)
     key = jax.random.key(5)
-    want = dyn.sample_first_frame(ids, mask, key, temperature=0.7)
-    np.testing.assert_allclose(want, dyn.layout.sample(ids, mask, key, 0.7), atol=1e-6)  # the layout, not the flow
+    first = nnx.jit(lambda m: m.sample_first_frame(ids, mask, key, temperature=0.7))
+    want = first(world.dynamics)
     state = compiled.init(world, key, (ids[0], mask[0]), None, None, 0.7)
     np.testing.assert_allclose(state.latent, want[0], atol=1e-5)
-    again = load(export(dyn, tmp_path / "m"))
-    np.testing.assert_allclose(again.sample_first_frame(ids, mask, key, temperature=0.7), want, atol=1e-6)
+    np.testing.assert_array_equal(first(load(export(world.dynamics, tmp_path / "m"))), want)
 
 
 def test_the_dynamics_trainer_refuses_a_layout_prior(tmp_path):

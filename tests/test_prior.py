@@ -86,20 +86,24 @@ def test_losses_train_it_and_clips_without_text_weigh_nothing():
 
 def test_it_learns_which_frame_a_prompt_asks_for():
     """Two prompts, two target frames: after a short training each prompt's samples land near its own frame."""
-    m = DynamicsModel(CFG, rngs=nnx.Rngs(0))
+    graphdef, params, rest = nnx.split(DynamicsModel(CFG, rngs=nnx.Rngs(0)), nnx.Param, ...)
     rng = np.random.default_rng(0)
     targets = jnp.asarray(np.sign(rng.normal(size=(2, 1) + CFG.latent_shape)), jnp.float32)
     ids, mask = encode_prompts(PROMPTS, CFG.max_text_bytes)
-    opt = nnx.Optimizer(m, optax.adam(1e-2), wrt=nnx.Param)
+    tx = optax.adam(1e-2)
 
-    @nnx.jit
-    def step(m, opt, key):
-        loss, grads = nnx.value_and_grad(lambda m: first_frame_prior_loss(m, targets, ids, mask, key))(m)
-        opt.update(m, grads)
-        return loss
+    @jax.jit
+    def train(params):  # 300 steps in one compiled scan: a Python loop of small steps costs more than the math
+        def step(carry, i):
+            p, opt = carry
+            loss = lambda p: first_frame_prior_loss(nnx.merge(graphdef, p, rest), targets, ids, mask,  # noqa: E731
+                                                    jax.random.key(i))
+            updates, opt = tx.update(jax.grad(loss)(p), opt, p)
+            return (optax.apply_updates(p, updates), opt), None
 
-    for i in range(300):
-        step(m, opt, jax.random.key(i))
+        return jax.lax.scan(step, (params, tx.init(params)), jnp.arange(300))[0][0]
+
+    m = nnx.merge(graphdef, train(params), rest)
     z = sample_first(m, np.repeat(ids, 8, 0), np.repeat(mask, 8, 0), jax.random.key(1)).reshape((2, 8, -1))
     t = targets.reshape((2, 1, -1))
     own, other = jnp.mean((z - t) ** 2, -1), jnp.mean((z - t[::-1]) ** 2, -1)

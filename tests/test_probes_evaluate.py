@@ -224,3 +224,15 @@ def test_model_adapter_registry(tmp_path):
         register_adapter(None)
     with pytest.raises(ValueError, match="holds no world model"):
         resolve(str(tmp_path))
+
+
+def test_text_accuracy_reads_the_sizes_a_caption_names():
+    from worldsim.probes.text_following import text_accuracy
+
+    ep = ws.worlds.make("bouncing_balls", num_frames=2).sample(jax.random.key(3), 16)
+    first = np.asarray(ep.frames[:, 0])
+    truth = text_accuracy(first, ep.facts)
+    assert truth["match_acc"] == 1.0 and truth["region_acc"] == 1.0 and truth["size_acc"] >= 0.9
+    other = {"small": "large", "medium": "small", "large": "medium"}
+    wrong = [dict(f, balls=[dict(b, size=other[b["size"]]) for b in f["balls"]]) for f in ep.facts]
+    assert text_accuracy(first, wrong)["size_acc"] <= 0.1

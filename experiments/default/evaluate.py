@@ -27,7 +27,7 @@ from worldsim.dynamics.load import load as load_dynamics
 from worldsim.dynamics.load import read_meta
 from worldsim.probes.baselines import baseline_measures, normalised_score
 from worldsim.probes.measures import measure
-from worldsim.probes.tracker import track
+from worldsim.probes.text_following import text_accuracy
 from worldsim.tokenizer.load import load as load_tokenizer
 from worldsim.train.dynamics import generate
 from worldsim.worlds.palette import COLOUR_NAMES
@@ -48,24 +48,31 @@ def continue_clips(dyn, tok, ep, c: int, key, temperature: float, reproject: boo
     return np.concatenate([frames[:, :c], out[:, c:]], axis=1)
 
 
-def text_only(dyn, tok, world, n: int, key, temperature: float, guidance: float = 1.0) -> dict:
-    """First frames from captions alone; tracked count and colour set against the caption facts."""
+def text_only(dyn, tok, world, n: int, key, temperature: float, guidance: float = 1.0, loose: bool = False) -> dict:
+    """First frames from captions alone; tracked count and colour set against the caption facts. loose: prompt
+    with train_layout.loose_caption's rewording of each caption (fewer words, any order) instead."""
     ep = world.sample(key, n)
-    ids, mask, _ = encode_captions(ep.captions, dyn.config.max_text_bytes)
+    captions = ep.captions
+    if loose:
+        from train_layout import loose_caption
+
+        s = jax.tree.map(lambda a: np.asarray(a[:, 0]), ep.states)
+        c = len(COLOUR_NAMES)
+        onehot = (s.colour[..., None] == np.arange(c)) & s.present[..., None]  # (n, K, C)
+        per = [np.einsum("nkc,nk...->nc...", onehot.astype(np.float32), x) for x in (s.pos, s.radius, s.vel)]
+        rng = np.random.default_rng(zlib.crc32(world.name.encode()))
+        captions = [loose_caption(cap, onehot.any(1)[i], per[0][i], per[1][i], per[2][i], rng)
+                    for i, cap in enumerate(captions)]
+    ids, mask, _ = encode_captions(captions, dyn.config.max_text_bytes)
     lat = np.zeros((n, 1) + dyn.config.latent_shape, np.float32)
     acts = np.zeros((n, 1, dyn.config.action_dim), np.float32)
     gen = generate(dyn, lat, acts, (ids, mask), 0, jax.random.fold_in(key, 1), temperature=temperature,
                    guidance=guidance)
-    frames = np.asarray(tok.decode(jnp.asarray(gen)))  # (n, 1, H, W, 3)
-    tr = track(frames)
-    found = np.asarray(tr.present)[:, 0]  # (n, C)
-    count_ok = colours_ok = 0
-    for i, f in enumerate(ep.facts):
-        want = {COLOUR_NAMES.index(cn) for cn in f["colours"]}
-        got = set(np.flatnonzero(found[i]).tolist())
-        count_ok += len(got) == f["count"]
-        colours_ok += got == want
-    return {"text_count_acc": count_ok / n, "text_colour_acc": colours_ok / n, "frames": frames[:, 0]}
+    frames = np.asarray(tok.decode(jnp.asarray(gen)))[:, 0]  # (n, H, W, 3)
+    got, truth = text_accuracy(frames, ep.facts), text_accuracy(np.asarray(ep.frames[:, 0]), ep.facts)
+    return {"text_count_acc": got["count_acc"], "text_colour_acc": got["match_acc"],
+            "text_region_acc": got["region_acc"], "text_size_acc": got["size_acc"],
+            "truth_region_acc": truth["region_acc"], "truth_size_acc": truth["size_acc"], "frames": frames}
 
 
 def variety(dyn, tok, world, key, temperature: float, guidance: float = 1.0, captions: int = 4,
@@ -122,9 +129,11 @@ def main():
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance of text-only first frames (default: the model's "
                         "Sampling.first_guidance)")
-    p.add_argument("--text-temperature", type=float, default=1.0,
-                   help="temperature of text-only first frames (Sampling.first_temperature)")
+    p.add_argument("--text-temperature", type=float, default=None,
+                   help="temperature of text-only first frames (default: the model's Sampling.first_temperature)")
     p.add_argument("--text-only", action="store_true", help="only the text-only first-frame measure")
+    p.add_argument("--loose-captions", action="store_true",
+                   help="with --text-only: prompt with loose rewordings of the captions (train_layout.loose_caption)")
     p.add_argument("--quick", action="store_true", help="16-frame continuations only (no 32-frame count, no text)")
     p.add_argument("--json", default=None)
     p.add_argument("--sheet", default=None, help="write a PNG contact sheet (truth | generated) per world here")
@@ -135,6 +144,8 @@ def main():
     dyn = load_dynamics(args.model)
     if args.guidance is None:
         args.guidance = float(meta.get("sampling", {}).get("first_guidance", 1.0))
+    if args.text_temperature is None:
+        args.text_temperature = float(meta.get("sampling", {}).get("first_temperature", 1.0))
     key = jax.random.key(HELD_OUT_SEED + 4242)  # held-out seeds, never trained on
     results = {}
     for w in args.worlds.split(","):
@@ -144,11 +155,11 @@ def main():
             if args.text_only:  # the same captions (same key) as the full run's text measure, nothing else
                 world = worlds_lib.make(w, split, resolution=tok.config.resolution, num_frames=2)
                 t = text_only(dyn, tok, world, args.clips, jax.random.fold_in(k, 5), args.text_temperature,
-                              args.guidance)
-                results[f"{w}/{split}"] = {"text_count_acc": t["text_count_acc"],
-                                           "text_colour_acc": t["text_colour_acc"]}
-                print(f"{w}/{split}: text count {t['text_count_acc']:.2f} colours {t['text_colour_acc']:.2f}",
-                      flush=True)
+                              args.guidance, args.loose_captions)
+                results[f"{w}/{split}"] = {k: v for k, v in t.items() if k != "frames"}
+                print(f"{w}/{split}: text count {t['text_count_acc']:.2f} colours {t['text_colour_acc']:.2f}; "
+                      f"balls in the caption's region {t['text_region_acc']:.2f} (truth {t['truth_region_acc']:.2f}),"
+                      f" of its size {t['text_size_acc']:.2f} (truth {t['truth_size_acc']:.2f})", flush=True)
                 if args.sheet:
                     write_sheet(args.sheet, f"{w}_{split}_text", t["frames"][None, :16])
                     write_sheet(args.sheet, f"{w}_{split}_text_variety", variety(

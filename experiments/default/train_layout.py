@@ -32,17 +32,20 @@ from flax import nnx  # noqa: E402
 from train_prior import SEED_BASE, WORLDS, attach_part, cached_first_frames, save_run, tracked_match  # noqa: E402
 
 from worldsim import worlds  # noqa: E402
+from worldsim.data.latents import encode_captions  # noqa: E402
 from worldsim.dynamics.layers import count_params  # noqa: E402
 from worldsim.dynamics.layout import Layout, LayoutPrior  # noqa: E402
 from worldsim.dynamics.load import DEFAULT, read_meta  # noqa: E402
 from worldsim.dynamics.load import load as load_dynamics  # noqa: E402
+from worldsim.io.params import nest_tree  # noqa: E402
 from worldsim.tokenizer.load import load as load_tokenizer  # noqa: E402
+from worldsim.worlds.captions import ball_facts  # noqa: E402
 from worldsim.worlds.palette import COLOURS  # noqa: E402
 
 
 def first_layouts(n_per_world: int, chunk: int = 1024) -> dict:
-    """{present (N, C) bool, xy (N, C, 2), radius (N, C)} of the first frames train_prior.first_frames encodes,
-    in its order (the same seeds and interleaving)."""
+    """{present (N, C) bool, xy (N, C, 2), radius (N, C), vel (N, C, 2)} of the first frames
+    train_prior.first_frames encodes, in its order (the same seeds and interleaving)."""
     c = len(COLOURS)
     parts = []
 
@@ -50,16 +53,52 @@ def first_layouts(n_per_world: int, chunk: int = 1024) -> dict:
     def by_colour(s):
         onehot = (s.colour[..., :, None] == jnp.arange(c)) & s.present[..., :, None]  # (B, K, C)
         w = onehot.astype(jnp.float32)
-        return onehot.any(-2), jnp.einsum("bkc,bkd->bcd", w, s.pos), jnp.einsum("bkc,bk->bc", w, s.radius)
+        return (onehot.any(-2), jnp.einsum("bkc,bkd->bcd", w, s.pos), jnp.einsum("bkc,bk->bc", w, s.radius),
+                jnp.einsum("bkc,bkd->bcd", w, s.vel))
 
     for w_i, name in enumerate(WORLDS):
         world = worlds.make(name, num_frames=2)
         for i in range(0, n_per_world, chunk):
             ep = world.sample(jax.random.key(SEED_BASE + 10_000 * w_i + i // chunk), chunk)
             parts.append([np.asarray(x) for x in by_colour(jax.tree.map(lambda a: a[:, 0], ep.states))])
-    present, xy, radius = (np.concatenate(p) for p in zip(*parts, strict=True))
+    present, xy, radius, vel = (np.concatenate(p) for p in zip(*parts, strict=True))
     order = np.arange(len(present)).reshape(len(WORLDS), -1).T.reshape(-1)
-    return {"present": present[order], "xy": xy[order].astype(np.float32), "radius": radius[order].astype(np.float32)}
+    return {"present": present[order], "xy": xy[order].astype(np.float32), "radius": radius[order].astype(np.float32),
+            "vel": vel[order].astype(np.float32)}
+
+
+def loose_caption(caption: str, present, xy, radius, vel, rng) -> str:
+    """The same scene as people might prompt it: each ball's size, place and motion words are each kept with
+    probability 1/2, the balls come in a random order, joined by commas or "and", and the caption's opening words
+    ("Two bouncing balls") are kept for one in three (a world caption names every ball with all three)."""
+    phrases = []
+    for c in rng.permutation(np.flatnonzero(present)):
+        b = ball_facts(xy[c], vel[c], radius[c], c)
+        text = "a " + (f"{b['size']} " if rng.random() < 0.5 else "") + f"{b['colour']} ball"
+        if rng.random() < 0.5:
+            text += " in the center" if b["region"] == "center" else f" at the {b['region']}"
+        if rng.random() < 0.5:
+            pace = {"slow": " slowly", "fast": " quickly"}.get(b["pace"], "")
+            text += " at rest" if b["direction"] is None else f" moving {b['direction']}{pace}"
+        phrases.append(text)
+    body = ", ".join(phrases[:-1]) + (" and " if rng.random() < 0.5 else ", ") + phrases[-1] if len(
+        phrases) > 1 else phrases[0]
+    if rng.random() < 1 / 3:
+        return caption.split(": ")[0] + ": " + body + "."
+    return body + ("." if rng.random() < 0.5 else "")
+
+
+def loose_captions(data: dict, seed: int, max_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bytes and mask of one loose_caption per example, padded like data["ids"]."""
+    rng = np.random.default_rng(seed)
+    captions = [bytes(ids[m].astype(np.uint8)).decode() for ids, m in zip(data["ids"], data["mask"], strict=True)]
+    loose = [loose_caption(cap, *(data[k][i] for k in ("present", "xy", "radius", "vel")), rng)
+             for i, cap in enumerate(captions)]
+    ids, mask, cut = encode_captions(loose, max_bytes)
+    length = data["ids"].shape[1]
+    if cut or mask[:, length:].any():
+        raise ValueError("a loose caption is longer than the captions it was made from")
+    return ids[:, :length], mask[:, :length]
 
 
 def load_data(args, tok, max_text_bytes: int) -> dict:
@@ -67,6 +106,7 @@ def load_data(args, tok, max_text_bytes: int) -> dict:
     data |= first_layouts(args.per_world)
     if not (np.array_equal(data["present"], data["colours"]) and np.array_equal(data["present"].sum(1), data["count"])):
         raise ValueError("the layouts do not match the cached frames' colours: the cache was made by other seeds")
+    data["loose_ids"], data["loose_mask"] = loose_captions(data, args.seed, max_text_bytes)
     return data
 
 
@@ -83,13 +123,16 @@ def train(args) -> None:
     n = len(data["latents"])
     print(f"{n} first frames and layouts ready in {time.time() - t:.0f} s", flush=True)
     n_val = 512
-    keys = ("latents", "ids", "mask", "present", "xy", "radius")
+    keys = ("latents", "ids", "mask", "loose_ids", "loose_mask", "present", "xy", "radius")
     val = {k: jnp.asarray(data[k][:n_val]) for k in keys}
     dev = {k: jnp.asarray(data[k][n_val:]) for k in keys}
     n_train = n - n_val
 
     prior = LayoutPrior(dyn_cfg, rngs=nnx.Rngs(args.seed))
     graphdef, params = nnx.split(prior, nnx.Param)
+    if args.init:  # continue from an earlier run's raw weights (same shape: pass its options)
+        with np.load(Path(args.init) / "raw.npz") as f:
+            nnx.replace_by_pure_dict(params, nest_tree({k: f[k] for k in f.files}))
     n_params = count_params(prior)
     tx = optax.chain(optax.clip_by_global_norm(1.0), optax.scale_by_adam(b2=0.99), optax.add_decayed_weights(0.01))
     opt_state = tx.init(params)
@@ -101,8 +144,12 @@ def train(args) -> None:
 
     @jax.jit
     def step(p, opt_state, ema, key, lr):
-        idx = jax.random.randint(key, (args.batch,), 0, n_train)
-        (loss, parts), grads = jax.value_and_grad(loss_of, has_aux=True)(p, {k: v[idx] for k, v in dev.items()})
+        k_idx, k_loose = jax.random.split(key)
+        idx = jax.random.randint(k_idx, (args.batch,), 0, n_train)
+        b = {k: v[idx] for k, v in dev.items()}
+        loose = (jax.random.uniform(k_loose, (args.batch, 1)) < args.loose)  # these rows get the loose caption
+        b["ids"], b["mask"] = jnp.where(loose, b["loose_ids"], b["ids"]), jnp.where(loose, b["loose_mask"], b["mask"])
+        (loss, parts), grads = jax.value_and_grad(loss_of, has_aux=True)(p, b)
         updates, opt_state = tx.update(grads, opt_state, p)
         p = jax.tree.map(lambda a, u: a - lr * u, p, updates)
         ema = jax.tree.map(lambda e, a: e + (1.0 - args.ema) * (a - e), ema, p)
@@ -118,7 +165,9 @@ def train(args) -> None:
         want = (np.asarray(v["present"]), np.asarray(v["present"]).sum(1))
         truth = tracked_match(tok, render(m, Layout(v["present"], v["xy"], v["radius"])), *want)
         text = tracked_match(tok, sample(m, v["ids"], v["mask"], jax.random.key(7)), *want)
-        return {f"true_layout_{k}": x for k, x in truth.items()} | {f"text_{k}": x for k, x in text.items()}
+        loose = tracked_match(tok, sample(m, v["loose_ids"], v["loose_mask"], jax.random.key(7)), *want)
+        return ({f"true_layout_{k}": x for k, x in truth.items()} | {f"text_{k}": x for k, x in text.items()}
+                | {f"loose_text_{k}": x for k, x in loose.items()})
 
     def snapshot(done: int, final: bool = False) -> dict:
         run = save_run(out, {"ema": ema, "raw": params}, done, final, args, dyn_cfg, tok, layout_params=n_params,
@@ -155,6 +204,9 @@ def main():
     t.add_argument("--text-layers", type=int, default=4)
     t.add_argument("--render-dim", type=int, default=64)
     t.add_argument("--render-layers", type=int, default=2)
+    t.add_argument("--loose", type=float, default=0.5,
+                   help="share of examples trained on a loose caption (fewer words, any order; loose_caption)")
+    t.add_argument("--init", default=None, help="a train run's folder to continue from (its raw weights)")
     t.add_argument("--data-cache", default=None,
                    help="train_prior.py's .npz of encoded first frames (made and kept there if missing)")
     t.set_defaults(func=train)
@@ -163,6 +215,8 @@ def main():
     a.add_argument("--weights", choices=("ema", "raw"), default="ema")
     a.add_argument("--base", default="default", help="the export to add it to")
     a.add_argument("--dest", default=str(DEFAULT))
+    a.add_argument("--first-temperature", type=float, default=None,
+                   help="record this temperature of text-only first frames as the model's sampling default")
     a.add_argument("--drop-prior", action="store_true",
                    help="leave the first-frame prior out (the layout prior replaces it for text-only first frames)")
     a.set_defaults(func=attach)

@@ -247,8 +247,9 @@ def attach_part(args, part: str, prefix: str, drop_prior: bool = False) -> None:
     nnx.replace_by_pure_dict(state, pure)
     model = nnx.merge(graphdef, state, rest)
     extra = {k: v for k, v in meta.items() if k not in ("kind", "model") + (("prior",) if drop_prior else ())}
-    if getattr(args, "first_guidance", None) is not None:  # the recorded sampling default (measured best)
-        extra["sampling"] = dict(extra.get("sampling", {}), first_guidance=args.first_guidance)
+    for name in ("first_guidance", "first_temperature"):  # recorded sampling defaults (measured best), see Sampling
+        if getattr(args, name, None) is not None:
+            extra["sampling"] = dict(extra.get("sampling", {}), **{name: getattr(args, name)})
     extra[part] = {"steps": run["steps"], "seconds": run["seconds"], "device": run["device"],
                    "weights": args.weights, "params": run[f"{part}_params"], "examples": run["examples"],
                    "worlds": run["worlds"], "args": {k: v for k, v in run["args"].items() if k != "func"}}

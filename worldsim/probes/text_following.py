@@ -3,8 +3,9 @@
 The caption's facts (World.sample -> Episode.facts) list the balls' colours, count and regions. On the tracked
 generated frame: count_acc = share of frames with as many balls as the caption, colour_acc = with exactly the
 caption's colours, match_acc = both, region_acc = share of the caption's balls found in their named region
-(top left ... bottom right, captions.region_word). The ground-truth first frames through the same tracker score
-the floor (an overlap of two balls can hide one).
+(top left ... bottom right, captions.region_word), size_acc = found at their named size (small / medium / large,
+captions.size_word, from the tracked radius). The ground-truth first frames through the same tracker score the
+floor (an overlap of two balls can hide one).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from worldsim.probes.predictor import check_frames_out
 from worldsim.probes.tracker import track
-from worldsim.worlds.captions import region_word
+from worldsim.worlds.captions import region_word, size_word
 from worldsim.worlds.palette import COLOUR_NAMES
 from worldsim.worlds.render import pixel_to_world
 
@@ -27,14 +28,16 @@ def text_accuracy(first, facts) -> dict[str, float]:
     tr = track(first)
     found = np.asarray(tr.present)  # (B, C)
     pos = pixel_to_world(np.asarray(tr.pos, np.float64), first.shape[1])  # (B, C, 2)
+    radius = np.asarray(tr.radius, np.float64) / first.shape[1]  # (B, C) world units
     want = np.zeros_like(found)
-    hits, balls = 0, 0
+    hits, sizes, balls = 0, 0, 0
     for b, f in enumerate(facts):
         for ball in f["balls"]:
             c = COLOUR_NAMES.index(ball["colour"])
             want[b, c] = True
             balls += 1
             hits += bool(found[b, c]) and region_word(*np.clip(pos[b, c], 0.0, 1.0)) == ball["region"]
+            sizes += bool(found[b, c]) and size_word(radius[b, c]) == ball["size"]
     count_ok = found.sum(-1) == np.array([f["count"] for f in facts])
     colour_ok = np.all(found == want, -1)
     return {
@@ -42,6 +45,7 @@ def text_accuracy(first, facts) -> dict[str, float]:
         "colour_acc": float(colour_ok.mean()),
         "match_acc": float((count_ok & colour_ok).mean()),
         "region_acc": float(hits / max(balls, 1)),
+        "size_acc": float(sizes / max(balls, 1)),
         "n": int(first.shape[0]),
     }
 
