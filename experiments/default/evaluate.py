@@ -30,7 +30,6 @@ from worldsim.probes.measures import measure
 from worldsim.probes.text_following import text_accuracy
 from worldsim.tokenizer.load import load as load_tokenizer
 from worldsim.train.dynamics import generate
-from worldsim.worlds.palette import COLOUR_NAMES
 
 KEYS = ("vel_err", "vel_err_post", "ade", "fde", "count_acc", "colour_acc", "jump_rate", "psnr")
 
@@ -54,15 +53,11 @@ def text_only(dyn, tok, world, n: int, key, temperature: float, guidance: float 
     ep = world.sample(key, n)
     captions = ep.captions
     if loose:
-        from train_layout import loose_caption
+        from train_layout import layout_by_colour, loose_caption
 
-        s = jax.tree.map(lambda a: np.asarray(a[:, 0]), ep.states)
-        c = len(COLOUR_NAMES)
-        onehot = (s.colour[..., None] == np.arange(c)) & s.present[..., None]  # (n, K, C)
-        per = [np.einsum("nkc,nk...->nc...", onehot.astype(np.float32), x) for x in (s.pos, s.radius, s.vel)]
+        per = [np.asarray(x) for x in layout_by_colour(jax.tree.map(lambda a: a[:, 0], ep.states))]
         rng = np.random.default_rng(zlib.crc32(world.name.encode()))
-        captions = [loose_caption(cap, onehot.any(1)[i], per[0][i], per[1][i], per[2][i], rng)
-                    for i, cap in enumerate(captions)]
+        captions = [loose_caption(cap, *(x[i] for x in per), rng) for i, cap in enumerate(captions)]
     ids, mask, _ = encode_captions(captions, dyn.config.max_text_bytes)
     lat = np.zeros((n, 1) + dyn.config.latent_shape, np.float32)
     acts = np.zeros((n, 1, dyn.config.action_dim), np.float32)

@@ -29,12 +29,13 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from clock import add_training_args, train_until  # noqa: E402
 from flax import nnx  # noqa: E402
-from train_prior import SEED_BASE, WORLDS, attach_part, cached_first_frames, save_run, tracked_match  # noqa: E402
+from train_prior import SEED_BASE, WORLDS, add_attach_args, attach_part, cached_first_frames, save_run, tracked_match  # noqa: E402
 
 from worldsim import worlds  # noqa: E402
 from worldsim.data.latents import encode_captions  # noqa: E402
 from worldsim.dynamics.layers import count_params  # noqa: E402
 from worldsim.dynamics.layout import Layout, LayoutPrior  # noqa: E402
+from worldsim.dynamics.state import states_by_colour  # noqa: E402
 from worldsim.dynamics.load import DEFAULT, read_meta  # noqa: E402
 from worldsim.dynamics.load import load as load_dynamics  # noqa: E402
 from worldsim.io.params import nest_tree  # noqa: E402
@@ -43,19 +44,20 @@ from worldsim.worlds.captions import ball_facts  # noqa: E402
 from worldsim.worlds.palette import COLOURS  # noqa: E402
 
 
+def layout_by_colour(s) -> tuple:
+    """Ball slots of states (leaves (B, K, ...)) -> colour slots: present (B, C), xy (B, C, 2), radius (B, C),
+    vel (B, C, 2) (dynamics.states_by_colour, with the radius carried as a one-value "velocity")."""
+    c = len(COLOURS)
+    xy, vel, present = states_by_colour(s.pos, s.vel, s.colour, s.present, c)
+    radius = states_by_colour(s.pos, s.radius[..., None], s.colour, s.present, c)[1][..., 0]
+    return present, xy, radius, vel
+
+
 def first_layouts(n_per_world: int, chunk: int = 1024) -> dict:
     """{present (N, C) bool, xy (N, C, 2), radius (N, C), vel (N, C, 2)} of the first frames
     train_prior.first_frames encodes, in its order (the same seeds and interleaving)."""
-    c = len(COLOURS)
     parts = []
-
-    @jax.jit
-    def by_colour(s):
-        onehot = (s.colour[..., :, None] == jnp.arange(c)) & s.present[..., :, None]  # (B, K, C)
-        w = onehot.astype(jnp.float32)
-        return (onehot.any(-2), jnp.einsum("bkc,bkd->bcd", w, s.pos), jnp.einsum("bkc,bk->bc", w, s.radius),
-                jnp.einsum("bkc,bkd->bcd", w, s.vel))
-
+    by_colour = jax.jit(layout_by_colour)
     for w_i, name in enumerate(WORLDS):
         world = worlds.make(name, num_frames=2)
         for i in range(0, n_per_world, chunk):
@@ -210,11 +212,7 @@ def main():
     t.add_argument("--data-cache", default=None,
                    help="train_prior.py's .npz of encoded first frames (made and kept there if missing)")
     t.set_defaults(func=train)
-    a = sub.add_parser("attach", help="add a trained layout prior to a dynamics export")
-    a.add_argument("run_dir")
-    a.add_argument("--weights", choices=("ema", "raw"), default="ema")
-    a.add_argument("--base", default="default", help="the export to add it to")
-    a.add_argument("--dest", default=str(DEFAULT))
+    a = add_attach_args(sub, "add a trained layout prior to a dynamics export")
     a.add_argument("--first-temperature", type=float, default=None,
                    help="record this temperature of text-only first frames as the model's sampling default")
     a.add_argument("--drop-prior", action="store_true",

@@ -256,6 +256,16 @@ def attach_part(args, part: str, prefix: str, drop_prior: bool = False) -> None:
     print(f"wrote {export(model, args.dest, extra)} ({part}: {run['steps']} steps, {args.weights} weights)")
 
 
+def add_attach_args(sub, help: str):
+    """The `attach` subcommand's options that attach_part reads; returns its parser."""
+    a = sub.add_parser("attach", help=help)
+    a.add_argument("run_dir")
+    a.add_argument("--weights", choices=("ema", "raw"), default="ema")
+    a.add_argument("--base", default="default", help="the export to add it to")
+    a.add_argument("--dest", default=str(DEFAULT))
+    return a
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(required=True)
@@ -276,11 +286,7 @@ def main():
     t.add_argument("--init", default=None, help="a train run's folder to continue from (its raw weights)")
     t.add_argument("--data-cache", default=None, help="an .npz to keep the encoded first frames in (reused if there)")
     t.set_defaults(func=train)
-    a = sub.add_parser("attach", help="add a trained prior to a dynamics export")
-    a.add_argument("run_dir")
-    a.add_argument("--weights", choices=("ema", "raw"), default="ema")
-    a.add_argument("--base", default="default", help="the export to add it to")
-    a.add_argument("--dest", default=str(DEFAULT))
+    a = add_attach_args(sub, "add a trained prior to a dynamics export")
     a.add_argument("--first-guidance", type=float, default=None,
                    help="record this classifier-free guidance of first frames as the model's sampling default")
     a.set_defaults(func=attach)
