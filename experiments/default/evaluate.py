@@ -34,7 +34,8 @@ from worldsim.train.dynamics import generate
 KEYS = ("vel_err", "vel_err_post", "ade", "fde", "count_acc", "colour_acc", "jump_rate", "psnr")
 
 
-def continue_clips(dyn, tok, ep, c: int, key, temperature: float, reproject: bool = False) -> np.ndarray:
+def continue_clips(dyn, tok, ep, c: int, key, temperature: float, reproject: bool = False,
+                   anchor: bool = False) -> np.ndarray:
     """Frames [0, c) of the truth, then generated ones: uint8 like ep.frames."""
     frames = np.asarray(ep.frames)
     lat = np.asarray(tok.encode(jnp.asarray(frames)))
@@ -42,7 +43,8 @@ def continue_clips(dyn, tok, ep, c: int, key, temperature: float, reproject: boo
     acts = np.zeros(lat.shape[:2] + (dyn.config.action_dim,), np.float32)
     if ep.actions is not None and np.size(ep.actions):
         acts[:] = np.asarray(ep.actions)
-    gen = generate(dyn, lat, acts, (ids, mask), c, key, temperature=temperature, reproject=tok if reproject else None)
+    gen = generate(dyn, lat, acts, (ids, mask), c, key, temperature=temperature, reproject=tok if reproject else None,
+                   anchor=anchor)
     out = np.asarray(tok.decode(jnp.asarray(gen)))
     return np.concatenate([frames[:, :c], out[:, c:]], axis=1)
 
@@ -88,10 +90,10 @@ def variety(dyn, tok, world, key, temperature: float, guidance: float = 1.0, cap
 
 
 def evaluate_world(dyn, tok, name: str, split: str, clips: int, c: int, horizon: int, key, temperature: float,
-                   reproject: bool = False) -> dict:
+                   reproject: bool = False, anchor: bool = False) -> dict:
     world = worlds_lib.make(name, split, resolution=tok.config.resolution, num_frames=c + horizon)
     ep = world.sample(key, clips)
-    pred = continue_clips(dyn, tok, ep, c, jax.random.fold_in(key, 7), temperature, reproject)
+    pred = continue_clips(dyn, tok, ep, c, jax.random.fold_in(key, 7), temperature, reproject, anchor)
     truth = np.asarray(ep.frames)
     model = measure(pred, truth, ep.states, c, ep.dt)
     base = baseline_measures(world, ep, c)
@@ -121,6 +123,8 @@ def main():
     p.add_argument("--ood", action="store_true", help="also every OOD split of each world")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--reproject", action="store_true", help="decode + re-encode each generated latent")
+    p.add_argument("--anchor", action="store_true",
+                   help="hold generated frames to the starting balls (worldsim.dynamics.anchor)")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance of text-only first frames (default: the model's "
                         "Sampling.first_guidance)")
@@ -160,12 +164,14 @@ def main():
                     write_sheet(args.sheet, f"{w}_{split}_text_variety", variety(
                         dyn, tok, world, jax.random.fold_in(k, 5), args.text_temperature, args.guidance))
                 continue
-            row, pred, truth = evaluate_world(dyn, tok, w, split, args.clips, 3, 16, k, args.temperature, args.reproject)
+            row, pred, truth = evaluate_world(dyn, tok, w, split, args.clips, 3, 16, k, args.temperature, args.reproject,
+                                              args.anchor)
             t = {"text_count_acc": np.nan, "text_colour_acc": np.nan, "frames": truth[:, 0]}
             row["model"]["count_acc_32"] = np.nan
             if not args.quick:
                 long_row, _, _ = evaluate_world(dyn, tok, w, split, min(args.clips, 16), 3, 32,
-                                                jax.random.fold_in(k, 3), args.temperature, args.reproject)
+                                                jax.random.fold_in(k, 3), args.temperature, args.reproject,
+                                                args.anchor)
                 row["model"]["count_acc_32"] = long_row["model"]["count_acc"]
                 world = worlds_lib.make(w, split, resolution=tok.config.resolution, num_frames=2)
                 t = text_only(dyn, tok, world, args.clips, jax.random.fold_in(k, 5), args.text_temperature,

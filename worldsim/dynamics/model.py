@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from worldsim.dynamics import anchor as anchor_lib
 from worldsim.dynamics import checks
 from worldsim.dynamics.cache import Cache, empty_cache, ring_slot, window_mask
 from worldsim.dynamics.config import DynamicsConfig
@@ -215,6 +216,30 @@ class DynamicsModel(nnx.Module):
         """Sample the latent frame that hidden h (..., N, d) predicts -> (..., g, g, D). h_uncond (same shape, e.g.
         from prefill without text) and guidance > 1 give classifier-free guidance towards the condition."""
         return self.from_tokens(sample(self.flow, h, key, steps, temperature, h_uncond, guidance))
+
+    @property
+    def can_anchor(self) -> bool:
+        """Whether rollouts can be anchored to their starting balls (anchor.py): it takes a layout prior's renderer
+        and a state head."""
+        return self.layout is not None and self.state_head is not None
+
+    def _check_anchor(self) -> None:
+        if not self.can_anchor:
+            raise ValueError("this model cannot anchor rollouts: that takes a layout prior (DynamicsConfig."
+                             "layout_dim > 0, trained by experiments/default/train_layout.py) and a state head; "
+                             "sample with anchor=False")
+
+    def start_anchor(self, z, h, z_prev=None) -> anchor_lib.Anchor:
+        """The anchor of episodes whose last given latent frame is z (M, g, g, D), read from the hidden h
+        (M, N, d) after it; z_prev: the frame before z, or None."""
+        self._check_anchor()
+        p = self.read_state(h)
+        return anchor_lib.start(self.layout.render, z, p.present_logit, p.pos, z_prev)
+
+    def hold(self, anchor: anchor_lib.Anchor, z) -> tuple[jax.Array, anchor_lib.Anchor]:
+        """anchor.hold: a sampled latent frame z (M, g, g, D) -> (its anchored frame, the anchor moved on)."""
+        self._check_anchor()
+        return anchor_lib.hold(self.layout.render, anchor, z)
 
     @property
     def has_first_frame_prior(self) -> bool:

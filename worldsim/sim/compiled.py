@@ -33,48 +33,53 @@ def _temp(temperature) -> jax.Array:
     return jnp.asarray(temperature, jnp.float32)
 
 
-@functools.partial(jax.jit, static_argnums=(6, 7, 8, 9))
-def _init(model, key, prompt, frames, actions, temperature, rank, steps, reproject, guidance):
+def _flag(value: bool | None) -> bool | None:
+    """A static on/off setting: None (the model's own) or a bool (one compiled program per value, not per object)."""
+    return None if value is None else bool(value)
+
+
+@functools.partial(jax.jit, static_argnums=(6, 7, 8, 9, 10))
+def _init(model, key, prompt, frames, actions, temperature, rank, steps, reproject, guidance, anchor):
     TRACES["init"] += 1
 
     def one(k, p, f, a):
         return core.init(model, k, p, f, a, steps=steps, temperature=temperature, reproject=reproject,
-                         guidance=guidance)
+                         guidance=guidance, anchor=anchor)
 
     return vmap_n(one, rank, (0, 0, 0, 0))(key, prompt, frames, actions)
 
 
 def init(model, key, prompt, frames, actions, temperature=1.0, *, rank: int = 0, steps: int | None = None,
-         reproject: bool = False, guidance: float = 1.0):
+         reproject: bool = False, guidance: float = 1.0, anchor: bool | None = None):
     """core.init; with rank 1, key/prompt/frames/actions carry a leading batch axis (prompt as (bytes, mask))."""
     return _init(model, key, prompt, frames, actions, _temp(temperature), rank, steps, bool(reproject),
-                 float(guidance))
+                 float(guidance), _flag(anchor))
 
 
-@functools.partial(jax.jit, static_argnums=(5, 6, 7, 8, 9, 10))
-def _step(model, state, action, key, temperature, rank, decode, steps, terminal_fn, scan, reproject):
+@functools.partial(jax.jit, static_argnums=(5, 6, 7, 8, 9, 10, 11))
+def _step(model, state, action, key, temperature, rank, decode, steps, terminal_fn, scan, reproject, anchor):
     TRACES["rollout" if scan else "step"] += 1
     fn = core.rollout if scan else core.step
 
     def one(s, a):
         return fn(model, s, a, key, decode=decode, steps=steps, temperature=temperature, reproject=reproject,
-                  terminal_fn=terminal_fn)
+                  anchor=anchor, terminal_fn=terminal_fn)
 
     return vmap_n(one, rank, (0, 0))(state, action)
 
 
 def step(model, state, action, key, temperature=1.0, *, rank: int = 0, decode: bool = True,
-         steps: int | None = None, terminal_fn=None, reproject: bool = False):
+         steps: int | None = None, terminal_fn=None, reproject: bool = False, anchor: bool | None = None):
     """core.step over a state with `rank` batch axes; action (*batch, A); one key."""
     return _step(model, state, action, key, _temp(temperature), rank, bool(decode), steps, terminal_fn, False,
-                 bool(reproject))
+                 bool(reproject), _flag(anchor))
 
 
 def rollout(model, state, actions, key, temperature=1.0, *, rank: int = 0, decode: bool = True,
-            steps: int | None = None, terminal_fn=None, reproject: bool = False):
+            steps: int | None = None, terminal_fn=None, reproject: bool = False, anchor: bool | None = None):
     """core.rollout over a state with `rank` batch axes; actions (*batch, T, A); one key."""
     return _step(model, state, actions, key, _temp(temperature), rank, bool(decode), steps, terminal_fn, True,
-                 bool(reproject))
+                 bool(reproject), _flag(anchor))
 
 
 @functools.partial(jax.jit, static_argnums=(2,))

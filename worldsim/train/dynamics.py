@@ -249,13 +249,15 @@ _sample_guided = nnx.jit(lambda m, h, hu, key, temperature, guidance: m.sample_f
 _sample_prior = nnx.jit(lambda m, ids, mask, key, temperature, guidance: m.sample_first_frame(
     ids, mask, key, temperature=temperature, guidance=guidance), static_argnames="guidance")
 _decode = nnx.jit(lambda tok, z: tok.decode(z))
+_start_anchor = nnx.jit(lambda m, z, h, z_prev: m.start_anchor(z, h, z_prev))
+_hold = nnx.jit(lambda m, anchor, z: m.hold(anchor, z))
 
 
 _reencode = nnx.jit(lambda tok, prev, z: tok.encode(jnp.stack([prev, tok.decode(z[:, None])[:, 0]], axis=1))[:, 1])
 
 
 def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, key, *,
-             temperature: float = 1.0, reproject=None, guidance: float = 1.0) -> np.ndarray:
+             temperature: float = 1.0, reproject=None, guidance: float = 1.0, anchor: bool = False) -> np.ndarray:
     """Condition on the first `prompt_frames` latent frames of clips (B, T, g, g, D) (or one clip (T, g, g, D)),
     their captions (ids, mask) and actions (B, T, A); sample the rest one frame at a time with the KV cache.
     prompt_frames=0 generates from the text alone. Returns latents shaped like `latents`.
@@ -264,7 +266,9 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
     tokenizer's whole temporal context), which pulls it back onto the latents real frames make.
     A generated first frame comes from the model's first-frame prior where it has one and the clip has a caption,
     else from the flow head. guidance != 1: classifier-free guidance of a generated first frame towards the
-    caption (the prior's, or the flow head's when the model has no prior)."""
+    caption (the prior's, or the flow head's when the model has no prior). anchor: hold each generated frame to
+    the balls of the last given (or the first generated) frame (worldsim.dynamics.anchor; the model needs a layout
+    prior and a state head)."""
     single = np.ndim(latents) == 4
     if single:
         latents, actions = latents[None], actions[None]
@@ -272,7 +276,8 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
     ids, mask = (jnp.asarray(x) for x in text)
     b, t_len = latents.shape[:2]
     h, cache = _prefill(model, model.init_cache(b), ids, mask)
-    out, prev = [], None
+    out, prev, held = [], None, None
+    first_held = max(prompt_frames, 1)  # the first frame the anchor holds
     for t in range(t_len):
         k_t, temp = jax.random.fold_in(key, t), jnp.float32(temperature)
         if t < prompt_frames:
@@ -286,13 +291,17 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
             z = _sample_guided(model, h, h_u, k_t, temp, jnp.float32(guidance))
         else:
             z = _sample(model, h, k_t, temp)
+        if reproject is not None and t >= prompt_frames and t > 0:
+            z = _reencode(reproject, prev, z)
+        if held is not None:
+            z, held = _hold(model, held, z)
         if reproject is not None:
-            if t >= prompt_frames and t > 0:
-                z = _reencode(reproject, prev, z)
             prev = _decode(reproject, z[:, None])[:, 0]
         out.append(np.asarray(z))
         if t + 1 < t_len:
             h, cache = _advance(model, cache, z, jnp.asarray(actions[:, t]))
+            if anchor and t == first_held - 1:
+                held = _start_anchor(model, z, h, jnp.asarray(out[-2]) if t > 0 else None)
     gen = np.stack(out, axis=1)
     return gen[0] if single else gen
 

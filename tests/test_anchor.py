@@ -1,0 +1,144 @@
+"""Object anchor: the fit finds the balls a renderer drew, overlapping balls are pushed apart inside the box, an
+anchor holds count and sizes while it is on and changes nothing while it is off (scenes it cannot draw), and the
+Simulator, the sampling settings and generate carry it; clear errors for a model that cannot anchor."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from worldsim.dynamics import DynamicsConfig
+from worldsim.dynamics import anchor as A
+from worldsim.dynamics.layout import Layout, LayoutRenderer
+
+CFG = DynamicsConfig.tiny().replace(layout_dim=16, layout_heads=2, layout_text_layers=1, layout_render_dim=16,
+                                    layout_render_layers=1)
+
+
+def three_balls(m: int = 2) -> Layout:
+    present = np.zeros((m, 6), bool)
+    present[:, [0, 2, 5]] = True
+    xy = np.zeros((m, 6, 2), np.float32)
+    xy[:, 0], xy[:, 2], xy[:, 5] = (0.25, 0.3), (0.7, 0.35), (0.5, 0.75)
+    radius = np.full((m, 6), 0.08, np.float32)
+    return Layout(jnp.asarray(present), jnp.asarray(xy), jnp.asarray(radius))
+
+
+@pytest.fixture(scope="module")
+def render():
+    return LayoutRenderer(CFG, rngs=nnx.Rngs(0))
+
+
+def _err(xy, layout):
+    p = np.asarray(layout.present)
+    return float(np.sqrt(np.mean(((np.asarray(xy) - np.asarray(layout.xy))[p]) ** 2)))
+
+
+def test_the_fit_finds_the_balls_the_renderer_drew(render):
+    layout = three_balls()
+    z = render(layout)
+    off = layout.xy + jnp.asarray([[0.03, -0.02]])  # every ball misplaced by 0.036
+    fit = nnx.jit(lambda r, z, xy0, r0: A.fit(r, z, layout.present, xy0, r0, 150, 0.003, radius=True))
+    xy, radius = fit(render, z, off, jnp.full(layout.radius.shape, 0.06))
+    assert _err(xy, layout) < 0.25 * _err(off, layout), (_err(xy, layout), _err(off, layout))
+    p = np.asarray(layout.present)
+    assert np.abs(np.asarray(radius)[p] - 0.08).max() < 0.015  # from 0.06
+    np.testing.assert_array_equal(np.asarray(radius)[~p], np.float32(0.06))  # absent slots are left alone
+
+
+def test_overlapping_balls_are_pushed_apart_inside_the_box():
+    present = jnp.asarray([[True, True, True, False]])
+    xy = jnp.asarray([[[0.5, 0.5], [0.55, 0.5], [0.02, 0.99], [0.5, 0.5]]])  # 0 and 1 overlap; 2 sticks out
+    radius = jnp.asarray([[0.1, 0.1, 0.05, 0.2]])
+    out = np.asarray(A.separate(present, xy, radius, iters=8))[0]
+    assert np.linalg.norm(out[0] - out[1]) >= 0.2 - 1e-3
+    np.testing.assert_allclose(out[:2, 1], 0.5, atol=1e-6)  # along the line of centres
+    np.testing.assert_allclose(out[2], (0.05, 0.95), atol=1e-6)
+    np.testing.assert_array_equal(out[3], (0.5, 0.5))  # absent: untouched by its overlap with 0 and 1
+    apart = jnp.asarray([[[0.2, 0.2], [0.6, 0.6], [0.5, 0.1], [0.5, 0.5]]])
+    np.testing.assert_allclose(A.separate(present, apart, radius), apart, atol=1e-6)
+
+
+def test_an_anchor_holds_the_balls_while_on_and_is_a_no_op_while_off(render):
+    layout = three_balls()
+    z = render(layout)
+    logit = jnp.where(layout.present, 5.0, -5.0)
+    start = nnx.jit(lambda r, z, logit, pos, z_prev: A.start(r, z, logit, pos, z_prev))
+    anc = start(render, z, logit, layout.xy + 0.02, render(layout._replace(xy=layout.xy - 0.01)))
+    assert np.asarray(anc.on).all()
+    np.testing.assert_array_equal(anc.present, layout.present)
+    noise = jax.random.normal(jax.random.key(0), z.shape)  # a frame no layout draws: the anchor stays off
+    assert not np.asarray(start(render, noise, logit, layout.xy, None).on).any()
+
+    hold = nnx.jit(A.hold)
+    gone = render(layout._replace(present=layout.present.at[:, 5].set(False)))
+    fading = 0.5 * (z + gone)  # a sample in which one ball is fading away
+    held, after = hold(render, anc, fading)
+    np.testing.assert_array_equal(after.present, layout.present)  # the ball is drawn whole again
+    np.testing.assert_allclose(held, render(Layout(after.present, after.xy, after.radius)), atol=1e-5)
+    np.testing.assert_array_equal(after.prev, anc.xy)
+    assert _err(after.xy, layout) < 0.02
+    mixed = anc._replace(on=jnp.asarray([True, False]))
+    held, after = hold(render, mixed, noise)
+    np.testing.assert_array_equal(held[1], noise[1])  # off: the sample as it was, the anchor as it was
+    np.testing.assert_array_equal(after.xy[1], anc.xy[1])
+    assert float(jnp.abs(held[0] - noise[0]).max()) > 0.1
+
+
+def test_the_simulator_steps_an_anchored_episode():
+    import worldsim as ws
+    from worldsim.sim import Sampling, WorldModel
+
+    model = WorldModel.random(dynamics_config=CFG)
+    assert model.dynamics.can_anchor
+    assert Sampling.from_dict(Sampling(anchor=True).to_dict()).anchor and not Sampling.from_dict({}).anchor
+    sim = ws.Simulator(model, batch_size=2, anchor=True)
+    frames = np.zeros((2, 2, model.resolution, model.resolution, 3), np.uint8)
+    state = sim.reset(jax.random.key(0), frames=frames)
+    assert state.anchor.present.shape == (2, 6) and state.anchor.on.shape == (2,)
+    layout = three_balls()  # a random model's renderer draws none of its frames: switch the anchor on by hand
+    state = state._replace(anchor=A.Anchor(on=jnp.asarray([True, False]), present=layout.present,
+                                           radius=layout.radius, xy=layout.xy, prev=layout.xy))
+    state, outs = sim.rollout(state, np.zeros((2, 3, model.action_dim), np.float32), jax.random.key(1))
+    np.testing.assert_array_equal(state.anchor.present, layout.present)
+    drawn = nnx.jit(lambda r, lay: r(lay))(model.dynamics.layout.render,
+                                           Layout(state.anchor.present, state.anchor.xy, state.anchor.radius))
+    np.testing.assert_allclose(outs.latent[0, -1], drawn[0], atol=1e-4)  # on: the frame is the held layout's
+    np.testing.assert_array_equal(state.anchor.xy[1], layout.xy[1])  # off: untouched
+    plain = ws.Simulator(WorldModel.random())
+    with pytest.raises(ValueError, match="anchor=False"):
+        ws.Simulator(plain.model, anchor=True)
+    with pytest.raises(ValueError, match="anchor"):
+        ws.Simulator(model, anchor="yes")
+
+
+def test_generate_with_an_anchor_that_stays_off_changes_nothing():
+    from worldsim.dynamics import DynamicsModel
+    from worldsim.train.dynamics import generate
+
+    m = DynamicsModel(CFG, rngs=nnx.Rngs(0))
+    lat = np.asarray(jax.random.normal(jax.random.key(0), (2, 5) + CFG.latent_shape))  # no layout draws these
+    acts = np.zeros((2, 5, CFG.action_dim), np.float32)
+    text = (np.zeros((2, CFG.max_text_bytes), np.int32), np.zeros((2, CFG.max_text_bytes), bool))
+    plain = generate(m, lat, acts, text, 2, jax.random.key(3), temperature=0.5)
+    held = generate(m, lat, acts, text, 2, jax.random.key(3), temperature=0.5, anchor=True)
+    np.testing.assert_allclose(held, plain, atol=1e-6)
+
+
+def test_the_shipped_model_anchors_ball_scenes_and_declines_an_occluder():
+    """MAX_MSE on the real renderer: a bouncing_balls frame is drawn (the balls of its colours, their radii), a
+    frame with the occluder bar is not (the anchor would paint balls over the bar)."""
+    import worldsim as ws
+    from worldsim.dynamics.state import states_by_colour
+
+    model = ws.load("default")
+    plain = ws.worlds.make("bouncing_balls", num_frames=3).sample(jax.random.key(1), 1)
+    barred = ws.worlds.make("bouncing_balls", num_frames=3, occluder=True).sample(jax.random.key(2), 1)
+    frames = np.concatenate([np.asarray(plain.frames), np.asarray(barred.frames)])
+    state = ws.Simulator(model, batch_size=2, anchor=True).reset(jax.random.key(0), frames=frames)
+    assert np.asarray(state.anchor.on).tolist() == [True, False]
+    s = jax.tree.map(lambda x: x[0, -1], plain.states)
+    _, radius, present = states_by_colour(s.pos, s.radius[:, None], s.colour, s.present)
+    np.testing.assert_array_equal(state.anchor.present[0], present)
+    np.testing.assert_allclose(np.asarray(state.anchor.radius[0])[present], radius[present, 0], atol=0.01)
