@@ -142,3 +142,19 @@ def test_the_shipped_model_anchors_ball_scenes_and_declines_an_occluder():
     _, radius, present = states_by_colour(s.pos, s.radius[:, None], s.colour, s.present)
     np.testing.assert_array_equal(state.anchor.present[0], present)
     np.testing.assert_allclose(np.asarray(state.anchor.radius[0])[present], radius[present, 0], atol=0.01)
+
+
+def test_the_command_line_and_the_play_config_take_an_anchor(capsys):
+    from worldsim.cli import main
+    from worldsim.play import PlayConfig
+    from worldsim.probes.model_predictor import ModelPredictor
+    from worldsim.sim import WorldModel
+
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "--model", "copy_last", "--suite", "quick", "--out", "unused", "--anchor"])
+    assert e.value.code == 2 and "drop --anchor" in capsys.readouterr().err
+    assert PlayConfig(anchor=True).anchor
+    with pytest.raises(ValueError, match="anchor"):
+        PlayConfig(anchor=1)
+    p = ModelPredictor(WorldModel.random(dynamics_config=CFG), anchor=True)
+    assert p.name.endswith("(anchored)") and p._sim(2).anchor

@@ -22,7 +22,7 @@ class ModelPredictor:
     latents_from="tokenizer"."""
 
     def __init__(self, model: WorldModel, *, temperature: float | None = None, reproject: bool | None = None,
-                 name: str | None = None, latents_from: str = "dynamics"):
+                 anchor: bool | None = None, name: str | None = None, latents_from: str = "dynamics"):
         if latents_from not in ("dynamics", "tokenizer"):
             raise ValueError(f"latents_from={latents_from!r}: use 'dynamics' or 'tokenizer'")
         self.latents_from = latents_from
@@ -30,8 +30,8 @@ class ModelPredictor:
             raise TypeError(f"ModelPredictor needs a WorldModel (ws.load(...)), got {type(model).__name__}")
         self.model = model
         self.resolution = model.resolution
-        self.name = name or f"worldsim:{model.source}"
-        self._kw = dict(temperature=temperature, reproject=reproject)
+        self.name = name or f"worldsim:{model.source}" + (" (anchored)" if anchor else "")
+        self._kw = dict(temperature=temperature, reproject=reproject, anchor=anchor)
         self._sims: dict[int, Simulator] = {}
 
     def _sim(self, batch: int) -> Simulator:
