@@ -64,23 +64,27 @@ def test_an_anchor_holds_the_balls_while_on_and_is_a_no_op_while_off(render):
     layout = three_balls()
     z = render(layout)
     logit = jnp.where(layout.present, 5.0, -5.0)
-    start = nnx.jit(lambda r, z, logit, pos, z_prev: A.start(r, z, logit, pos, z_prev))
-    anc = start(render, z, logit, layout.xy + 0.02, render(layout._replace(xy=layout.xy - 0.01)))
+    start = nnx.jit(lambda r, z, logit, pos: A.start(r, z, logit, pos))
+    anc = start(render, z, logit, layout.xy + 0.02)
     assert np.asarray(anc.on).all()
     np.testing.assert_array_equal(anc.present, layout.present)
+    assert _err(anc.xy, layout) < 0.01
     noise = jax.random.normal(jax.random.key(0), z.shape)  # a frame no layout draws: the anchor stays off
-    assert not np.asarray(start(render, noise, logit, layout.xy, None).on).any()
+    assert not np.asarray(start(render, noise, logit, layout.xy).on).any()
 
-    hold = nnx.jit(A.hold)
-    gone = render(layout._replace(present=layout.present.at[:, 5].set(False)))
-    fading = 0.5 * (z + gone)  # a sample in which one ball is fading away
-    held, after = hold(render, anc, fading)
-    np.testing.assert_array_equal(after.present, layout.present)  # the ball is drawn whole again
+    hold = nnx.jit(A.hold, static_argnums=5)
+    gone = render(layout._replace(present=layout.present.at[:, 5].set(False)))  # a sample that lost a ball
+    v_now = jnp.zeros_like(layout.xy).at[:, 0].set((1.0, 0.0))
+    v_next = jnp.zeros_like(layout.xy).at[:, 0].set((0.6, 0.4)).at[:, 5].set((0.0, -2.0))
+    held, after = hold(render, anc, gone, v_now, v_next, 0.05)
+    np.testing.assert_array_equal(after.present, layout.present)  # the lost ball is drawn again
     np.testing.assert_allclose(held, render(Layout(after.present, after.xy, after.radius)), atol=1e-5)
-    np.testing.assert_array_equal(after.prev, anc.xy)
-    assert _err(after.xy, layout) < 0.02
+    moved = np.asarray(after.xy - anc.xy)  # dt x the mean of the two velocities
+    np.testing.assert_allclose(moved[:, 0], [[0.04, 0.01]] * 2, atol=1e-6)
+    np.testing.assert_allclose(moved[:, 5], [[0.0, -0.05]] * 2, atol=1e-6)
+    np.testing.assert_allclose(moved[:, 2], 0.0, atol=1e-6)
     mixed = anc._replace(on=jnp.asarray([True, False]))
-    held, after = hold(render, mixed, noise)
+    held, after = hold(render, mixed, noise, v_now, v_next, 0.05)
     np.testing.assert_array_equal(held[1], noise[1])  # off: the sample as it was, the anchor as it was
     np.testing.assert_array_equal(after.xy[1], anc.xy[1])
     assert float(jnp.abs(held[0] - noise[0]).max()) > 0.1
@@ -99,7 +103,7 @@ def test_the_simulator_steps_an_anchored_episode():
     assert state.anchor.present.shape == (2, 6) and state.anchor.on.shape == (2,)
     layout = three_balls()  # a random model's renderer draws none of its frames: switch the anchor on by hand
     state = state._replace(anchor=A.Anchor(on=jnp.asarray([True, False]), present=layout.present,
-                                           radius=layout.radius, xy=layout.xy, prev=layout.xy))
+                                           radius=layout.radius, xy=layout.xy))
     state, outs = sim.rollout(state, np.zeros((2, 3, model.action_dim), np.float32), jax.random.key(1))
     np.testing.assert_array_equal(state.anchor.present, layout.present)
     drawn = nnx.jit(lambda r, lay: r(lay))(model.dynamics.layout.render,

@@ -25,7 +25,7 @@ EXAMPLES = """examples:
   worldsim eval --model copy_last --suite quick --out eval/copy_last
 """
 ANCHOR_HELP = ("hold generated frames to the balls the episode started with (the object anchor: no ball fades or "
-               "merges; about 4x slower per step; off for scenes it cannot draw)")
+               "merges, each moves at the velocity the model reads; off for scenes it cannot draw)")
 
 
 def _seed(text: str) -> int:

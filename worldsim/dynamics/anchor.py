@@ -1,24 +1,24 @@
-"""Object anchor: hold a rollout to the balls it started with.
+"""Object anchor: hold a rollout to the balls it started with, moved by the model's own velocity readings.
 
 Sampled rollouts drift: frame by frame a ball shrinks, fades, changes colour or merges with a neighbour, and after
-32 frames half the frames have the wrong ball count (experiments/default/results.md). The layout renderer
-(layout.py) draws a latent frame from a list of balls (colour, centre, radius), and inverting it by gradient descent
-reads where each ball sits in a latent frame to about 0.001-0.002 world units (analysis by synthesis; the state
-head reads 0.011). The anchor uses
-both, per generated frame:
+32 frames half the frames have the wrong ball count; the balls also move at about 0.7x their true speed, while the
+state head reads velocities from the same model's hidden states to 0.045-0.064 world units/s (experiments/default/
+results.md, "Object anchor"). The layout renderer (layout.py) draws a latent frame from a list of balls (colour,
+centre, radius). The anchor, per episode:
 
-1. at the start, which colours are present (the state head) and each ball's radius and centre (fitted on the last
-   given frame);
-2. after each sampled frame, each ball's new centre, fitted starting from its previous centre moved on at its last
-   displacement (a fading ball is still found; one the sample lost entirely is still drawn, but its place is then
-   the fit's guess);
-3. balls that overlap are pushed apart along the line of their centres and kept inside the box (no world lets
+1. at the start, finds which colours are present (the state head) and each ball's radius and centre, by fitting
+   the renderer's frame to the last given latent frame (gradient descent through the renderer: analysis by
+   synthesis, centres to about 0.001 world units);
+2. after each sampled (and reprojected) frame, moves each ball by dt times the mean of two velocities the state
+   head reads: of the current frame, and of the sampled next one (which carries the dynamics' bounces, pushes and
+   falls): the trapezoidal rule;
+3. pushes balls that overlap apart along the line of their centres and keeps them inside the box (no world lets
    balls interpenetrate or leave);
-4. the frame is drawn again from that layout.
+4. draws the frame again from that layout, which is what the dynamics reads next.
 
-Where balls move stays the dynamics model's prediction; what the anchor holds fixed is which balls exist, their
-size and colour. It applies only to scenes the renderer can draw: an episode whose starting frame its best layout
-explains worse than MAX_MSE (an occluder, a user's video, balls the renderer never saw) runs without it.
+So which balls exist, their colours and sizes are held; how they move is what the model reads from its own
+rollout. It applies only to scenes the renderer can draw: an episode whose starting frame its best layout explains
+worse than MAX_MSE (an occluder, a user's video, balls the renderer never saw) runs without it.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ import jax.numpy as jnp
 import optax
 
 from worldsim.dynamics.layout import Layout, LayoutRenderer
+from worldsim.worlds.config import WorldConfig
 
-FIT_STEPS, FIT_LR = 40, 0.005  # per generated frame: centres only, starting within a ball's displacement
+FRAME_DT = WorldConfig().dt  # seconds between frames of the worlds the state head's velocities were learned on
 START_STEPS, START_LR = 80, 0.003  # on the given frame: centres (from the state head) and radii (from START_RADIUS)
 START_RADIUS = 0.06  # world units; the worlds' radii are 0.04-0.1
 # Mean squared latent error of the fitted layout's frame above which the anchor stays off: in-distribution starting
@@ -41,21 +42,20 @@ SEPARATE_ITERS = 4
 
 
 class Anchor(NamedTuple):
-    """Per episode (leaves with leading batch axes M): on (M,) bool, present (M, C) bool, radius (M, C), xy and
-    prev (M, C, 2) the current and previous centres, world units."""
+    """Per episode (leaves with leading batch axes M): on (M,) bool, present (M, C) bool, radius (M, C) and xy
+    (M, C, 2) the balls' centres, world units."""
 
     on: jax.Array
     present: jax.Array
     radius: jax.Array
     xy: jax.Array
-    prev: jax.Array
 
 
 def off(batch: tuple[int, ...], num_colours: int) -> Anchor:
     """An anchor that does nothing (for episodes or models without one)."""
-    z = jnp.zeros(batch + (num_colours,), jnp.float32)
-    return Anchor(on=jnp.zeros(batch, bool), present=jnp.zeros(batch + (num_colours,), bool), radius=z,
-                  xy=jnp.zeros(batch + (num_colours, 2), jnp.float32), prev=jnp.zeros(batch + (num_colours, 2)))
+    return Anchor(on=jnp.zeros(batch, bool), present=jnp.zeros(batch + (num_colours,), bool),
+                  radius=jnp.zeros(batch + (num_colours,), jnp.float32),
+                  xy=jnp.zeros(batch + (num_colours, 2), jnp.float32))
 
 
 def fit(render: LayoutRenderer, z, present, xy0, radius0, steps: int, lr: float, radius: bool = False):
@@ -90,25 +90,23 @@ def separate(present, xy, radius, iters: int = SEPARATE_ITERS):
     return xy
 
 
-def start(render: LayoutRenderer, z, present_logit, pos, z_prev=None) -> Anchor:
+def start(render: LayoutRenderer, z, present_logit, pos) -> Anchor:
     """The anchor of episodes whose last given latent frame is z (M, g, g, D), with the state head's presence
-    logits (M, C) and centres (M, C, 2) of that frame; z_prev: the frame before it (None: none, the balls start
-    at rest as far as the anchor knows)."""
+    logits (M, C) and centres (M, C, 2) of that frame."""
     present = present_logit > 0
     xy, radius = fit(render, z, present, pos, jnp.full(present.shape, START_RADIUS), START_STEPS, START_LR, True)
     mse = jnp.mean((render(Layout(present, xy, radius)) - z) ** 2, axis=(1, 2, 3))
-    prev = xy if z_prev is None else fit(render, z_prev, present, xy, radius, FIT_STEPS, START_LR)[0]
-    return Anchor(on=(mse < MAX_MSE) & present.any(-1), present=present, radius=radius, xy=xy, prev=prev)
+    return Anchor(on=(mse < MAX_MSE) & present.any(-1), present=present, radius=radius, xy=xy)
 
 
-def hold(render: LayoutRenderer, anchor: Anchor, z) -> tuple[jax.Array, Anchor]:
+def hold(render: LayoutRenderer, anchor: Anchor, z, vel_now, vel_next, dt: float = FRAME_DT) -> tuple[
+        jax.Array, Anchor]:
     """A sampled latent frame z (M, g, g, D) -> (the frame its anchored layout draws, the anchor moved on).
+    vel_now / vel_next (M, C, 2): the state head's velocities (world units/s) of the current frame and of z.
     Episodes whose anchor is off keep z and their anchor."""
-    guess = 2 * anchor.xy - anchor.prev  # each ball moved on at its last displacement
-    xy, _ = fit(render, z, anchor.present, guess, anchor.radius, FIT_STEPS, FIT_LR)
+    xy = anchor.xy + dt * 0.5 * (vel_now + vel_next)
     xy = separate(anchor.present, xy, anchor.radius)
     drawn = render(Layout(anchor.present, xy, anchor.radius))
     on = anchor.on
-    z = jnp.where(on[:, None, None, None], drawn, z)
-    return z, anchor._replace(xy=jnp.where(on[:, None, None], xy, anchor.xy),
-                              prev=jnp.where(on[:, None, None], anchor.xy, anchor.prev))
+    return (jnp.where(on[:, None, None, None], drawn, z),
+            anchor._replace(xy=jnp.where(on[:, None, None], xy, anchor.xy)))

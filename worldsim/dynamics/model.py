@@ -229,17 +229,19 @@ class DynamicsModel(nnx.Module):
                              "layout_dim > 0, trained by experiments/default/train_layout.py) and a state head; "
                              "sample with anchor=False")
 
-    def start_anchor(self, z, h, z_prev=None) -> anchor_lib.Anchor:
+    def start_anchor(self, z, h) -> anchor_lib.Anchor:
         """The anchor of episodes whose last given latent frame is z (M, g, g, D), read from the hidden h
-        (M, N, d) after it; z_prev: the frame before z, or None."""
+        (M, N, d) after it."""
         self._check_anchor()
         p = self.read_state(h)
-        return anchor_lib.start(self.layout.render, z, p.present_logit, p.pos, z_prev)
+        return anchor_lib.start(self.layout.render, z, p.present_logit, p.pos)
 
-    def hold(self, anchor: anchor_lib.Anchor, z) -> tuple[jax.Array, anchor_lib.Anchor]:
-        """anchor.hold: a sampled latent frame z (M, g, g, D) -> (its anchored frame, the anchor moved on)."""
+    def hold(self, anchor: anchor_lib.Anchor, z, h_now, h_next) -> tuple[jax.Array, anchor_lib.Anchor]:
+        """anchor.hold: a sampled latent frame z (M, g, g, D) -> (its anchored frame, the anchor moved on); h_now
+        and h_next (M, N, d): the hidden states read as the current frame's and as z's (read_state's convention)."""
         self._check_anchor()
-        return anchor_lib.hold(self.layout.render, anchor, z)
+        return anchor_lib.hold(self.layout.render, anchor, z, self.read_state(h_now).vel,
+                               self.read_state(h_next).vel)
 
     @property
     def has_first_frame_prior(self) -> bool:

@@ -37,7 +37,7 @@ class PlayConfig:
     branch_frames: int = 16  # frames per future
     download_scale: int = 4  # downloads are upscaled (nearest) from the model's resolution by this factor
     seed: int | None = None  # None: every session samples its own randomness; an int: sessions repeat (tests)
-    anchor: bool = False  # hold generated frames to their starting balls (ws.Simulator's anchor): ~4x per step
+    anchor: bool = False  # hold generated frames to their starting balls (ws.Simulator's anchor)
 
     def __post_init__(self):
         if not isinstance(self.host, str) or not self.host:

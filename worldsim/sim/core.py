@@ -75,10 +75,9 @@ def _anchor_on(params: WorldModel, anchor: bool | None) -> bool:
     return params.sampling.anchor if anchor is None else bool(anchor)
 
 
-def _start_anchor(params: WorldModel, z, hidden, z_prev) -> anchor_lib.Anchor:
-    """The episode's anchor (leaves without a batch axis) from its current latent z (1, g, g, D) and the frame
-    before it (1, g, g, D), or None."""
-    return jax.tree.map(lambda x: x[0], params.dynamics.start_anchor(z, hidden[None], z_prev))
+def _start_anchor(params: WorldModel, z, hidden) -> anchor_lib.Anchor:
+    """The episode's anchor (leaves without a batch axis) from its current latent z (1, g, g, D) and its hidden."""
+    return jax.tree.map(lambda x: x[0], params.dynamics.start_anchor(z, hidden[None]))
 
 
 def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, text_emb=None,
@@ -103,7 +102,6 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
     prompt_bytes = _prompt_bytes(params, prompt)
     emb = _text_emb(params, prompt_bytes, text_emb)
     h, cache = dyn.prefill(dyn.init_cache(1), text_emb=emb[None])
-    z_prev = None
     if frames is None:
         if dyn.has_first_frame_prior and prompt_bytes is not None:  # a (layout or first-frame) prior reads each byte
             z = dyn.sample_first_frame(*prompt_bytes, key, steps, temperature, guidance)  # (1, g, g, D)
@@ -126,9 +124,8 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
 
         cache, _ = jax.lax.scan(feed, cache, (zs[:-1], a))
         z = zs[-1:]
-        z_prev = zs[-2:-1] if zs.shape[0] > 1 else None
     hidden = _peek(params, cache, z)
-    anc = (_start_anchor(params, z, hidden, z_prev) if _anchor_on(params, anchor)
+    anc = (_start_anchor(params, z, hidden) if _anchor_on(params, anchor)
            else anchor_lib.off((), dyn.config.num_colours))
     return SimState(cache=cache, hidden=hidden, latent=z[0], text_emb=emb, t=jnp.zeros((), jnp.int32),
                     done=jnp.zeros((), bool), branch=jnp.zeros((), jnp.uint32), anchor=anc)
@@ -168,8 +165,8 @@ def step(params: WorldModel, state: SimState, action, key, *, decode: bool = Tru
     if reproject:
         z = _reproject(params, state.latent, z)
     anc = state.anchor
-    if _anchor_on(params, anchor):
-        z, anc = dyn.hold(jax.tree.map(lambda x: x[None], anc), z)
+    if _anchor_on(params, anchor):  # the current frame's hidden and the sample's: their velocities move the balls
+        z, anc = dyn.hold(jax.tree.map(lambda x: x[None], anc), z, state.hidden[None], _peek(params, cache, z)[None])
         anc = jax.tree.map(lambda x: x[0], anc)
     new = state._replace(cache=cache, hidden=_peek(params, cache, z), latent=z[0], t=state.t + 1, anchor=anc)
     if terminal_fn is not None:

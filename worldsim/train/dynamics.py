@@ -249,8 +249,8 @@ _sample_guided = nnx.jit(lambda m, h, hu, key, temperature, guidance: m.sample_f
 _sample_prior = nnx.jit(lambda m, ids, mask, key, temperature, guidance: m.sample_first_frame(
     ids, mask, key, temperature=temperature, guidance=guidance), static_argnames="guidance")
 _decode = nnx.jit(lambda tok, z: tok.decode(z))
-_start_anchor = nnx.jit(lambda m, z, h, z_prev: m.start_anchor(z, h, z_prev))
-_hold = nnx.jit(lambda m, anchor, z: m.hold(anchor, z))
+_start_anchor = nnx.jit(lambda m, z, h: m.start_anchor(z, h))
+_hold = nnx.jit(lambda m, anchor, z, h_now, h_next: m.hold(anchor, z, h_now, h_next))
 
 
 _reencode = nnx.jit(lambda tok, prev, z: tok.encode(jnp.stack([prev, tok.decode(z[:, None])[:, 0]], axis=1))[:, 1])
@@ -293,15 +293,15 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
             z = _sample(model, h, k_t, temp)
         if reproject is not None and t >= prompt_frames and t > 0:
             z = _reencode(reproject, prev, z)
-        if held is not None:
-            z, held = _hold(model, held, z)
+        if held is not None:  # velocities of the previous frame (h read it) and of the sample move the balls
+            z, held = _hold(model, held, z, h, _advance(model, cache, z, jnp.zeros_like(jnp.asarray(actions[:, t])))[0])
         if reproject is not None:
             prev = _decode(reproject, z[:, None])[:, 0]
         out.append(np.asarray(z))
         if t + 1 < t_len:
             h, cache = _advance(model, cache, z, jnp.asarray(actions[:, t]))
             if anchor and t == first_held - 1:
-                held = _start_anchor(model, z, h, jnp.asarray(out[-2]) if t > 0 else None)
+                held = _start_anchor(model, z, h)
     gen = np.stack(out, axis=1)
     return gen[0] if single else gen
 
