@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import aiohttp
 import numpy as np
@@ -62,7 +63,12 @@ def test_twenty_concurrent_sessions_bounded_memory(server):
         assert r["frames"] >= 3, r  # every session got frames: nobody starved
         assert r["t"] == sorted(r["t"]) and len(set(r["t"])) == len(r["t"])  # in order, none twice
     assert len({r["token"] for r in first + second}) == 40  # every tab its own session
-    # Sessions end with their sockets; a second wave of the same size does not grow the process (no leak).
+    # Sessions end with their sockets; a second wave of the same size does not grow the process (no leak). The
+    # server thread ends a session when it sees its socket close, which can trail the page's side by a moment on
+    # busy cores (seen once with the suite in two processes): wait for that, boundedly; a leaked one never ends.
+    deadline = time.monotonic() + 10.0
+    while server.server.live and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert server.server.live == {}
     assert after_second - after_first < 150, (after_first, after_second)
     # Every streamed frame the server counted reached its page (the one frame per reset is not streamed).
