@@ -39,7 +39,7 @@ def test_the_fit_finds_the_balls_the_renderer_drew(render):
     layout = three_balls()
     z = render(layout)
     off = layout.xy + jnp.asarray([[0.03, -0.02]])  # every ball misplaced by 0.036
-    fit = nnx.jit(lambda r, z, xy0, r0: A.fit(r, z, layout.present, xy0, r0, 150, 0.003, radius=True))
+    fit = nnx.jit(lambda r, z, xy0, r0: A.fit(r, z, layout.present, xy0, r0, 150, 0.003))
     xy, radius = fit(render, z, off, jnp.full(layout.radius.shape, 0.06))
     assert _err(xy, layout) < 0.25 * _err(off, layout), (_err(xy, layout), _err(off, layout))
     p = np.asarray(layout.present)

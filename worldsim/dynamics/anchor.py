@@ -58,13 +58,13 @@ def off(batch: tuple[int, ...], num_colours: int) -> Anchor:
                   xy=jnp.zeros(batch + (num_colours, 2), jnp.float32))
 
 
-def fit(render: LayoutRenderer, z, present, xy0, radius0, steps: int, lr: float, radius: bool = False):
-    """Centres (M, C, 2) (and radii (M, C) if radius) whose rendered frame is nearest z (M, g, g, D) in squared
-    error, by `steps` Adam steps from xy0 / radius0 -> (xy, radius)."""
+def fit(render: LayoutRenderer, z, present, xy0, radius0, steps: int, lr: float):
+    """Centres (M, C, 2) and radii (M, C) whose rendered frame is nearest z (M, g, g, D) in squared error, by
+    `steps` Adam steps from xy0 / radius0 -> (xy, radius). Absent balls get no gradient and keep their start."""
     opt = optax.adam(lr)
 
     def loss(p):
-        return jnp.sum((render(Layout(present, p[0], p[1] if radius else radius0)) - z) ** 2)
+        return jnp.sum((render(Layout(present, *p)) - z) ** 2)
 
     def body(carry, _):
         p, s = carry
@@ -72,8 +72,8 @@ def fit(render: LayoutRenderer, z, present, xy0, radius0, steps: int, lr: float,
         return (optax.apply_updates(p, updates), s), None
 
     p = (jnp.asarray(xy0, jnp.float32), jnp.asarray(radius0, jnp.float32))
-    ((xy, r), _), _ = jax.lax.scan(body, (p, opt.init(p)), None, length=steps)
-    return xy, (r if radius else p[1])
+    (p, _), _ = jax.lax.scan(body, (p, opt.init(p)), None, length=steps)
+    return p
 
 
 def separate(present, xy, radius, iters: int = SEPARATE_ITERS):
@@ -94,7 +94,7 @@ def start(render: LayoutRenderer, z, present_logit, pos) -> Anchor:
     """The anchor of episodes whose last given latent frame is z (M, g, g, D), with the state head's presence
     logits (M, C) and centres (M, C, 2) of that frame."""
     present = present_logit > 0
-    xy, radius = fit(render, z, present, pos, jnp.full(present.shape, START_RADIUS), START_STEPS, START_LR, True)
+    xy, radius = fit(render, z, present, pos, jnp.full(present.shape, START_RADIUS), START_STEPS, START_LR)
     mse = jnp.mean((render(Layout(present, xy, radius)) - z) ** 2, axis=(1, 2, 3))
     return Anchor(on=(mse < MAX_MSE) & present.any(-1), present=present, radius=radius, xy=xy)
 
