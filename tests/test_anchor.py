@@ -79,9 +79,10 @@ def test_an_anchor_holds_the_balls_while_on_and_is_a_no_op_while_off(render):
     held, after = hold(render, anc, gone, v_now, v_next, 0.05)
     np.testing.assert_array_equal(after.present, layout.present)  # the lost ball is drawn again
     np.testing.assert_allclose(held, render(Layout(after.present, after.xy, after.radius)), atol=1e-5)
-    moved = np.asarray(after.xy - anc.xy)  # dt x the mean of the two velocities
-    np.testing.assert_allclose(moved[:, 0], [[0.04, 0.01]] * 2, atol=1e-6)
-    np.testing.assert_allclose(moved[:, 5], [[0.0, -0.05]] * 2, atol=1e-6)
+    moved = np.asarray(after.xy - anc.xy)  # dt x the weighted mean of the two velocities
+    w = A.SAMPLE_WEIGHT
+    np.testing.assert_allclose(moved[:, 0], [[0.05 * (1 - w + 0.6 * w), 0.05 * 0.4 * w]] * 2, atol=1e-6)
+    np.testing.assert_allclose(moved[:, 5], [[0.0, -0.1 * w]] * 2, atol=1e-6)
     np.testing.assert_allclose(moved[:, 2], 0.0, atol=1e-6)
     mixed = anc._replace(on=jnp.asarray([True, False]))
     held, after = hold(render, mixed, noise, v_now, v_next, 0.05)
