@@ -19,6 +19,7 @@ import contextlib
 import logging
 import math
 import secrets
+import signal
 import sys
 import threading
 import time
@@ -424,7 +425,11 @@ def start(engine: Engine) -> Running:
 
 
 def serve(engine: Engine, log_fn=print) -> None:
-    """Serve in the foreground until Ctrl+C."""
+    """Serve in the foreground until Ctrl+C (SIGINT)."""
+    if threading.current_thread() is threading.main_thread():
+        # A shell starts a background job (`worldsim play &` in a script) with SIGINT ignored, and Python keeps it
+        # ignored: Ctrl+C or `kill -INT` would then never stop the server. Take SIGINT back explicitly.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     async def main():
         runner, port = await _bind(PlayServer(engine))
