@@ -323,10 +323,14 @@ def test_the_one_command_serves_and_warns_when_exposed():
     import sys
     import urllib.request
 
-    # started as a shell's background job would be: with SIGINT ignored, which the server must take back
-    proc = subprocess.Popen([sys.executable, "-m", "worldsim.cli", "play", "--model", "random", "--port", "0",
-                             "--host", "0.0.0.0", "--no-warmup"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    # started as a shell's background job would be: with SIGINT ignored (exec keeps that), which the server must
+    # take back. (A preexec_fn would fork this multithreaded process, which can deadlock.)
+    play = [sys.executable, "-m", "worldsim.cli", "play", "--model", "random", "--port", "0", "--host", "0.0.0.0",
+            "--no-warmup"]
+    ignoring = ("import os, signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                f"os.execv({sys.executable!r}, {play!r})")
+    proc = subprocess.Popen([sys.executable, "-c", ignoring], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     try:
         import queue
         import threading
