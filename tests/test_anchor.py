@@ -2,6 +2,8 @@
 anchor holds count and sizes while it is on and changes nothing while it is off (scenes it cannot draw), and the
 Simulator, the sampling settings and generate carry it; clear errors for a model that cannot anchor."""
 
+import tempfile
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -72,11 +74,11 @@ def test_an_anchor_holds_the_balls_while_on_and_is_a_no_op_while_off(render):
     noise = jax.random.normal(jax.random.key(0), z.shape)  # a frame no layout draws: the anchor stays off
     assert not np.asarray(start(render, noise, logit, layout.xy).on).any()
 
-    hold = nnx.jit(A.hold, static_argnums=5)
+    hold = nnx.jit(A.hold, static_argnames="dt")
     gone = render(layout._replace(present=layout.present.at[:, 5].set(False)))  # a sample that lost a ball
     v_now = jnp.zeros_like(layout.xy).at[:, 0].set((1.0, 0.0))
     v_next = jnp.zeros_like(layout.xy).at[:, 0].set((0.6, 0.4)).at[:, 5].set((0.0, -2.0))
-    held, after = hold(render, anc, gone, v_now, v_next, 0.05)
+    held, after = hold(render, anc, gone, v_now, v_next, dt=0.05)
     np.testing.assert_array_equal(after.present, layout.present)  # the lost ball is drawn again
     np.testing.assert_allclose(held, render(Layout(after.present, after.xy, after.radius)), atol=1e-5)
     moved = np.asarray(after.xy - anc.xy)  # dt x the weighted mean of the two velocities
@@ -84,8 +86,10 @@ def test_an_anchor_holds_the_balls_while_on_and_is_a_no_op_while_off(render):
     np.testing.assert_allclose(moved[:, 0], [[0.05 * (1 - w + 0.6 * w), 0.05 * 0.4 * w]] * 2, atol=1e-6)
     np.testing.assert_allclose(moved[:, 5], [[0.0, -0.1 * w]] * 2, atol=1e-6)
     np.testing.assert_allclose(moved[:, 2], 0.0, atol=1e-6)
+    _, alone = hold(render, anc, gone, v_now, None, dt=0.05)  # a move read by a motion head: no sample's velocity
+    np.testing.assert_allclose(np.asarray(alone.xy - anc.xy)[:, 0], [[0.05, 0.0]] * 2, atol=1e-6)
     mixed = anc._replace(on=jnp.asarray([True, False]))
-    held, after = hold(render, mixed, noise, v_now, v_next, 0.05)
+    held, after = hold(render, mixed, noise, v_now, v_next, dt=0.05)
     np.testing.assert_array_equal(held[1], noise[1])  # off: the sample as it was, the anchor as it was
     np.testing.assert_array_equal(after.xy[1], anc.xy[1])
     assert float(jnp.abs(held[0] - noise[0]).max()) > 0.1
@@ -153,13 +157,87 @@ def test_the_command_line_and_the_play_config_take_an_anchor(capsys):
     from worldsim.cli import main
     from worldsim.play import PlayConfig
     from worldsim.probes.model_predictor import ModelPredictor
-    from worldsim.sim import WorldModel
+    from worldsim.sim import Sampling, WorldModel
 
     with pytest.raises(SystemExit) as e:
         main(["eval", "--model", "copy_last", "--suite", "quick", "--out", "unused", "--anchor"])
     assert e.value.code == 2 and "drop --anchor" in capsys.readouterr().err
-    assert PlayConfig(anchor=True).anchor
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "--model", "copy_last", "--suite", "quick", "--out", "unused", "--no-anchor"])
+    assert e.value.code == 2 and "drop --no-anchor" in capsys.readouterr().err
+    from worldsim.cli import build_parser
+
+    for flags, want in (([], None), (["--anchor"], True), (["--no-anchor"], False)):
+        assert build_parser().parse_args(["play"] + flags).anchor is want
+        assert build_parser().parse_args(["demo"] + flags).anchor is want
+    assert PlayConfig(anchor=True).anchor and PlayConfig().anchor is None
     with pytest.raises(ValueError, match="anchor"):
         PlayConfig(anchor=1)
-    p = ModelPredictor(WorldModel.random(dynamics_config=CFG), anchor=True)
+    model = WorldModel.random(dynamics_config=CFG)
+    p = ModelPredictor(model, anchor=True)
     assert p.name.endswith("(anchored)") and p._sim(2).anchor
+    assert ModelPredictor(model).name == ModelPredictor(model, anchor=False).name  # the model's own: no tag
+    anchored = WorldModel(model.tokenizer, model.dynamics, sampling=Sampling(anchor=True))
+    assert ModelPredictor(anchored)._sim(2).anchor and not ModelPredictor(anchored, anchor=False)._sim(2).anchor
+    assert ModelPredictor(anchored, anchor=False).name.endswith("(plain)")
+
+
+def test_a_motion_head_reads_each_balls_move_and_the_anchor_moves_balls_by_it():
+    """The motion head's targets are the mean velocity over the coming frame; a model with one reads its move
+    (not the state head's velocity of the current frame) as the anchor's current-frame velocity; it survives
+    export and load; it needs a state head."""
+    from worldsim.dynamics import DynamicsModel
+    from worldsim.dynamics.load import export, load
+    from worldsim.dynamics.state import motion_targets
+
+    pos = np.asarray([[[0.2, 0.5], [0.0, 0.0]], [[0.3, 0.4], [0.5, 0.5]], [[0.35, 0.4], [0.6, 0.5]]], np.float32)
+    present = np.asarray([[True, False], [True, True], [True, True]])
+    target, mask = motion_targets(pos, present, 0.05)
+    np.testing.assert_allclose(target[:, 0], [[2.0, -2.0], [1.0, 0.0]], atol=1e-5)
+    np.testing.assert_array_equal(mask, [[True, False], [True, True]])  # a ball must be there at both ends
+
+    m = DynamicsModel(CFG.replace(motion_head=True), rngs=nnx.Rngs(0))
+    h_now, h_next = (jax.random.normal(jax.random.key(i), (2, CFG.tokens_per_frame, CFG.d_model)) for i in (1, 2))
+    vel = m.read_state(h_now).vel
+    np.testing.assert_allclose(m.read_motion(h_now), vel, atol=1e-6)  # untrained, it reads the state head's v_t
+    m.motion_head.out.bias[...] = jnp.asarray([0.3, -0.2])  # as if trained: a change from v_t
+    motion = m.read_motion(h_now)
+    assert motion.shape == (2, CFG.num_colours, 2)
+    np.testing.assert_allclose(motion, vel + jnp.asarray([0.3, -0.2]), atol=1e-5)
+    m.motion_head.out.kernel[...] = 0.1 * jax.random.normal(jax.random.key(3), m.motion_head.out.kernel.shape)
+    motion = m.read_motion(h_now)
+    push = jnp.asarray([[1.0, 0.0], [0.0, -1.0]])
+    assert float(jnp.abs(m.read_motion(h_now, push) - motion).max()) > 1e-3  # it reads the coming action too
+    layout = three_balls()
+    anc = A.Anchor(on=jnp.ones(2, bool), present=layout.present, radius=layout.radius, xy=layout.xy)
+    z = m.layout.render(layout)
+    _, moved = m.hold(anc, z, h_now, h_next, push)
+    _, want = A.hold(m.layout.render, anc, z, m.read_motion(h_now, push))  # the move alone (no sample reading)
+    _, old = A.hold(m.layout.render, anc, z, vel, m.read_state(h_next).vel)
+    np.testing.assert_allclose(moved.xy, want.xy, atol=1e-6)
+    assert float(jnp.abs(moved.xy - old.xy).max()) > 1e-4
+
+    with tempfile.TemporaryDirectory() as d:
+        export(m, d)
+        back = load(d)
+    np.testing.assert_allclose(back.read_motion(h_now, push), m.read_motion(h_now, push), atol=1e-6)
+    with pytest.raises(ValueError, match="state_head"):
+        CFG.replace(motion_head=True, state_head=False)
+    with pytest.raises(ValueError, match="motion head"):
+        DynamicsModel(CFG, rngs=nnx.Rngs(0)).read_motion(h_now)
+
+
+def test_the_simulator_moves_anchored_balls_by_the_motion_head_under_the_steps_action():
+    import worldsim as ws
+    from worldsim.sim import WorldModel
+
+    model = WorldModel.random(dynamics_config=CFG.replace(motion_head=True))
+    head = model.dynamics.motion_head
+    head.out.kernel[...] = 0.1 * jax.random.normal(jax.random.key(3), head.out.kernel.shape)  # as if trained
+    sim = ws.Simulator(model, anchor=True, temperature=0.0)
+    state = sim.reset(jax.random.key(0), frames=np.zeros((2, model.resolution, model.resolution, 3), np.uint8))
+    layout = three_balls(1)
+    state = state._replace(anchor=A.Anchor(on=jnp.asarray(True), present=layout.present[0], radius=layout.radius[0],
+                                           xy=layout.xy[0]))
+    moved = [sim.step(state, np.asarray(a, np.float32), jax.random.key(1))[0].anchor.xy for a in ((1, 0), (0, 1))]
+    assert float(jnp.abs(moved[0] - moved[1]).max()) > 1e-4  # the action reaches the motion head

@@ -9,9 +9,12 @@ centre, radius). The anchor, per episode:
 1. at the start, finds which colours are present (the state head) and each ball's radius and centre, by fitting
    the renderer's frame to the last given latent frame (gradient descent through the renderer: analysis by
    synthesis, centres to about 0.001 world units);
-2. after each sampled (and reprojected) frame, moves each ball by dt times a weighted mean of two velocities the
-   state head reads: of the current frame (weight 1 - SAMPLE_WEIGHT), and of the sampled next one (SAMPLE_WEIGHT;
-   it carries the dynamics' bounces, pushes and falls, but is read off a sample that under-moves);
+2. after each sampled (and reprojected) frame, moves each ball by dt times the velocity of its move over the
+   frame that the model's motion head reads from the current frame's hidden state and the frame's action
+   (state.MotionHead: pushes, falls and bounces included). A model without a motion head moves each ball by a
+   weighted mean of two velocities the state head reads: of the current frame (weight 1 - SAMPLE_WEIGHT; a push
+   or a fall within the frame is not in it yet), and of the sampled next frame (SAMPLE_WEIGHT; it carries them,
+   but is read off a sample that under-moves);
 3. pushes balls that overlap apart along the line of their centres and keeps them inside the box (no world lets
    balls interpenetrate or leave);
 4. draws the frame again from that layout, which is what the dynamics reads next.
@@ -39,7 +42,8 @@ START_RADIUS = 0.06  # world units; the worlds' radii are 0.04-0.1
 # frames measure 0.0005-0.0024, an occluder bar 0.05-0.06 (experiments/default/results.md, "Object anchor").
 MAX_MSE = 0.01
 SEPARATE_ITERS = 4
-# Weight of the sampled frame's velocity in each move (the current frame's gets the rest). Chosen on 64 development
+# Without a motion head: weight of the sampled frame's velocity in each move (the current frame's gets the rest).
+# Chosen on 64 development
 # clips (held-out seeds the report does not use; experiments/default/results.md, "Anchor motion rule"): velocity
 # score 0.51 / 0.57 on bouncing_balls / gravity at 0.5 (the trapezoidal rule), 0.55 / 0.56 at 0.25, 0.56 / 0.49 at 0
 # (the current frame's alone): the sample's reading brings gravity's acceleration, and the sample's under-movement.
@@ -104,12 +108,14 @@ def start(render: LayoutRenderer, z, present_logit, pos) -> Anchor:
     return Anchor(on=(mse < MAX_MSE) & present.any(-1), present=present, radius=radius, xy=xy)
 
 
-def hold(render: LayoutRenderer, anchor: Anchor, z, vel_now, vel_next, dt: float = FRAME_DT) -> tuple[
+def hold(render: LayoutRenderer, anchor: Anchor, z, vel_now, vel_next=None, dt: float = FRAME_DT) -> tuple[
         jax.Array, Anchor]:
     """A sampled latent frame z (M, g, g, D) -> (the frame its anchored layout draws, the anchor moved on).
-    vel_now / vel_next (M, C, 2): the state head's velocities (world units/s) of the current frame and of z.
+    vel_now / vel_next (M, C, 2), world units/s: the state head's velocities of the current frame and of z,
+    weighted by SAMPLE_WEIGHT; vel_next None: vel_now is the move (a motion head's reading).
     Episodes whose anchor is off keep z and their anchor."""
-    xy = anchor.xy + dt * ((1.0 - SAMPLE_WEIGHT) * vel_now + SAMPLE_WEIGHT * vel_next)
+    v = vel_now if vel_next is None else (1.0 - SAMPLE_WEIGHT) * vel_now + SAMPLE_WEIGHT * vel_next
+    xy = anchor.xy + dt * v
     xy = separate(anchor.present, xy, anchor.radius)
     drawn = render(Layout(anchor.present, xy, anchor.radius))
     on = anchor.on

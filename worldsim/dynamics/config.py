@@ -29,6 +29,7 @@ class DynamicsConfig:
     action_dim: int = 2  # per-step action vector size (worlds' push action is a 2-D kick)
     state_head: bool = True  # physics-aware readout of per-colour state; False for plain video without states
     num_colours: int = 6  # colour slots the state head predicts (the worlds' palette)
+    motion_head: bool = False  # also read each ball's next move (state.MotionHead; needs state_head)
     flow_dim: int = 128  # flow-matching denoiser width
     flow_layers: int = 3  # denoiser transformer layers over the N tokens of the next frame
     flow_heads: int = 4  # denoiser attention heads
@@ -73,6 +74,8 @@ class DynamicsConfig:
             raise ValueError(f"layout_dim={self.layout_dim} (0 = no layout prior) must be an even multiple of "
                              f"layout_heads={self.layout_heads}, with layout_text_layers, layout_render_dim and "
                              "layout_render_layers >= 1")
+        if self.motion_head and not self.state_head:
+            raise ValueError("motion_head=True needs state_head=True (the motion head pools through its keys)")
         if (self.d_model // self.num_heads) % 2:
             raise ValueError(f"head_dim = d_model / num_heads = {self.d_model // self.num_heads} must be even (RoPE)")
         for name in ("num_layers", "mlp_ratio", "window", "max_text_bytes", "text_layers", "action_dim",

@@ -25,7 +25,7 @@ from worldsim.dynamics.flow import FlowHead, sample
 from worldsim.dynamics.layers import QKV, Mlp, attend_logits, rope
 from worldsim.dynamics.layout import LayoutPrior
 from worldsim.dynamics.prior import FirstFramePrior
-from worldsim.dynamics.state import StateHead, StatePred
+from worldsim.dynamics.state import MotionHead, StateHead, StatePred
 from worldsim.dynamics.text import TextEncoder, encode_prompts
 from worldsim.dynamics.tokens import from_tokens, to_tokens
 
@@ -94,6 +94,7 @@ class DynamicsModel(nnx.Module):
         self.blocks = nnx.List([SpaceTimeBlock(cfg, rngs=rngs) for _ in range(cfg.num_layers)])
         self.norm = nnx.RMSNorm(d, rngs=rngs)
         self.state_head = StateHead(cfg, rngs=rngs) if cfg.state_head else None
+        self.motion_head = MotionHead(cfg, rngs=rngs) if cfg.motion_head else None
         self.flow = FlowHead(cfg, rngs=rngs)
         self.prior = FirstFramePrior(cfg, rngs=rngs) if cfg.prior_dim else None
         self.layout = LayoutPrior(cfg, rngs=rngs) if cfg.layout_dim else None
@@ -211,6 +212,15 @@ class DynamicsModel(nnx.Module):
             raise ValueError("this model has no state head (DynamicsConfig.state_head=False)")
         return self.state_head(h)
 
+    def read_motion(self, h, action=None) -> jax.Array:
+        """Per-colour mean velocity over the coming frame (..., C, 2) from hidden (..., N, d) (read_state's position:
+        the hidden that has seen z_t and the action a_t) and that action (..., A); models without a motion head
+        raise."""
+        if self.motion_head is None:
+            raise ValueError("this model has no motion head (DynamicsConfig.motion_head=False; "
+                             "experiments/default/train_motion_head.py adds one)")
+        return self.motion_head(h, self.state_head, action)
+
     def sample_frame(self, h, key, steps: int | None = None, temperature: float = 1.0, h_uncond=None,
                      guidance: float = 1.0) -> jax.Array:
         """Sample the latent frame that hidden h (..., N, d) predicts -> (..., g, g, D). h_uncond (same shape, e.g.
@@ -236,12 +246,24 @@ class DynamicsModel(nnx.Module):
         p = self.read_state(h)
         return anchor_lib.start(self.layout.render, z, p.present_logit, p.pos)
 
-    def hold(self, anchor: anchor_lib.Anchor, z, h_now, h_next) -> tuple[jax.Array, anchor_lib.Anchor]:
-        """anchor.hold: a sampled latent frame z (M, g, g, D) -> (its anchored frame, the anchor moved on); h_now
-        and h_next (M, N, d): the hidden states read as the current frame's and as z's (read_state's convention)."""
+    @property
+    def anchor_reads_sample(self) -> bool:
+        """Whether hold reads the sampled frame's hidden (h_next): only without a motion head."""
+        return self.motion_head is None
+
+    def hold(self, anchor: anchor_lib.Anchor, z, h_now, h_next=None, action=None) -> tuple[
+            jax.Array, anchor_lib.Anchor]:
+        """anchor.hold: a sampled latent frame z (M, g, g, D) -> (its anchored frame, the anchor moved on). h_now
+        (M, N, d): the hidden state read as the current frame's (read_state's convention). With a motion head,
+        each ball moves by its reading of h_now under action (M, A), the action h_now has seen (on development
+        clips the sampled frame's velocity added nothing to it: experiments/default/results.md, "Motion head");
+        without one, by the state head's velocities of the current frame and of z, read from h_next (M, N, d)."""
         self._check_anchor()
-        return anchor_lib.hold(self.layout.render, anchor, z, self.read_state(h_now).vel,
-                               self.read_state(h_next).vel)
+        if self.motion_head is not None:
+            return anchor_lib.hold(self.layout.render, anchor, z, self.read_motion(h_now, action))
+        if h_next is None:
+            raise ValueError("this model has no motion head: hold needs h_next, the sampled frame's hidden state")
+        return anchor_lib.hold(self.layout.render, anchor, z, self.read_state(h_now).vel, self.read_state(h_next).vel)
 
     @property
     def has_first_frame_prior(self) -> bool:

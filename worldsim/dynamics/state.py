@@ -37,14 +37,43 @@ class StateHead(nnx.Module):
         self.mlp = Mlp(d, 2 * d, rngs=rngs)
         self.out = nnx.Linear(d, 5, rngs=rngs)
 
-    def __call__(self, h) -> StatePred:
+    def pool(self, h, queries) -> jax.Array:
+        """Attention pooling of h (..., N, d) by per-colour queries (C, d) -> (..., C, d)."""
         x = self.norm(h)
         split = lambda a: a.reshape(a.shape[:-1] + (self.heads, -1))  # noqa: E731
-        q, k, v = split(self.queries[...]), split(self.k(x)), split(self.v(x))  # q (C, H, hd), k/v (..., N, H, hd)
+        q, k, v = split(queries), split(self.k(x)), split(self.v(x))  # q (C, H, hd), k/v (..., N, H, hd)
         w = jax.nn.softmax(jnp.einsum("chd,...nhd->...hcn", q, k) / jnp.sqrt(jnp.float32(q.shape[-1])), axis=-1)
-        pooled = jnp.einsum("...hcn,...nhd->...chd", w, v).reshape(h.shape[:-2] + self.queries.shape)  # (..., C, d)
+        return jnp.einsum("...hcn,...nhd->...chd", w, v).reshape(h.shape[:-2] + queries.shape)
+
+    def __call__(self, h) -> StatePred:
+        pooled = self.pool(h, self.queries[...])
         y = self.out(pooled + self.mlp(pooled))
         return StatePred(present_logit=y[..., 0], pos=y[..., 1:3], vel=y[..., 3:5])
+
+
+class MotionHead(nnx.Module):
+    """h_t (..., N, d) -> (..., C, 2): each colour's mean velocity over the coming frame, (pos_{t+1} - pos_t) / dt
+    in world units / s: the trunk's own prediction of the next move, under the action h_t has seen.
+
+    The state head reads the velocity of frame t, which a push during the coming frame does not change yet, and
+    which misses a bounce or gravity's pull within it; this head is trained for the move itself (experiments/default/
+    train_motion_head.py, on the frozen trunk). It pools with its own queries through the state head's keys and
+    values (small: the shipped weights have a size budget), and reads the change from the state head's velocity of
+    frame t (its output starts at zero, so an untrained head reads v_t)."""
+
+    def __init__(self, cfg: DynamicsConfig, *, rngs: nnx.Rngs):
+        d = cfg.d_model
+        self.queries = nnx.Param(nnx.initializers.normal(1.0)(rngs.params(), (cfg.num_colours, d)))
+        self.action = nnx.Linear(cfg.action_dim, d, rngs=rngs)
+        self.mlp = Mlp(d, d, rngs=rngs)
+        self.out = nnx.Linear(d, 2, kernel_init=nnx.initializers.zeros, rngs=rngs)
+
+    def __call__(self, h, state_head: StateHead, action=None) -> jax.Array:
+        """action (..., A): a_t, the action of the coming frame (None = none)."""
+        x = state_head.pool(h, self.queries[...])
+        if action is not None:  # given again here: in the trunk it is one input among many, six layers down
+            x = x + self.action(jnp.asarray(action, x.dtype))[..., None, :]
+        return state_head(h).vel + self.out(x + self.mlp(x))
 
 
 def states_by_colour(pos, vel, colour, present, num_colours: int = 6):
@@ -70,3 +99,15 @@ def state_loss(pred: StatePred, target_pos, target_vel, target_present) -> tuple
     pos = masked_mse(pred.pos, target_pos)
     vel = masked_mse(pred.vel, target_vel)
     return bce + pos + vel, {"state_bce": bce, "state_pos_mse": pos, "state_vel_mse": vel}
+
+
+def motion_targets(pos, present, dt: float):
+    """Per-colour states of consecutive frames (..., T, C, 2) / (..., T, C) -> the mean velocity over each coming
+    frame (..., T - 1, C, 2) and where it is defined (the ball is there in both frames) (..., T - 1, C)."""
+    return (pos[..., 1:, :, :] - pos[..., :-1, :, :]) / dt, present[..., 1:, :] & present[..., :-1, :]
+
+
+def motion_loss(pred, target, mask) -> jax.Array:
+    """Mean squared error of predicted mean velocities (..., C, 2) over the masked (..., C) slots."""
+    m = mask.astype(jnp.float32)
+    return jnp.sum(m[..., None] * (pred - target) ** 2) / jnp.maximum(jnp.sum(m) * 2.0, 1.0)

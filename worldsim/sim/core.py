@@ -165,8 +165,9 @@ def step(params: WorldModel, state: SimState, action, key, *, decode: bool = Tru
     if reproject:
         z = _reproject(params, state.latent, z)
     anc = state.anchor
-    if _anchor_on(params, anchor):  # the current frame's hidden (under this action, as in generate) and the
-        z, anc = dyn.hold(jax.tree.map(lambda x: x[None], anc), z, h, _peek(params, cache, z)[None])  # sample's
+    if _anchor_on(params, anchor):  # hiddens of the current frame (under this action, as in generate) and of the sample
+        h_next = _peek(params, cache, z)[None] if dyn.anchor_reads_sample else None
+        z, anc = dyn.hold(jax.tree.map(lambda x: x[None], anc), z, h, h_next, a[None])
         anc = jax.tree.map(lambda x: x[0], anc)
     new = state._replace(cache=cache, hidden=_peek(params, cache, z), latent=z[0], t=state.t + 1, anchor=anc)
     if terminal_fn is not None:

@@ -250,7 +250,7 @@ _sample_prior = nnx.jit(lambda m, ids, mask, key, temperature, guidance: m.sampl
     ids, mask, key, temperature=temperature, guidance=guidance), static_argnames="guidance")
 _decode = nnx.jit(lambda tok, z: tok.decode(z))
 _start_anchor = nnx.jit(lambda m, z, h: m.start_anchor(z, h))
-_hold = nnx.jit(lambda m, anchor, z, h_now, h_next: m.hold(anchor, z, h_now, h_next))
+_hold = nnx.jit(lambda m, anchor, z, h_now, h_next, a: m.hold(anchor, z, h_now, h_next, a))
 
 
 _reencode = nnx.jit(lambda tok, prev, z: tok.encode(jnp.stack([prev, tok.decode(z[:, None])[:, 0]], axis=1))[:, 1])
@@ -293,8 +293,10 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
             z = _sample(model, h, k_t, temp)
         if reproject is not None and t >= prompt_frames and t > 0:
             z = _reencode(reproject, prev, z)
-        if held is not None:  # velocities of the previous frame (h read it) and of the sample move the balls
-            z, held = _hold(model, held, z, h, _advance(model, cache, z, jnp.zeros_like(jnp.asarray(actions[:, t])))[0])
+        if held is not None:  # the previous frame's move (h read it, under its action) [and the sample's velocity]
+            h_next = (_advance(model, cache, z, jnp.zeros_like(jnp.asarray(actions[:, t])))[0]
+                      if model.anchor_reads_sample else None)
+            z, held = _hold(model, held, z, h, h_next, jnp.asarray(actions[:, t - 1]))
         if reproject is not None:
             prev = _decode(reproject, z[:, None])[:, 0]
         out.append(np.asarray(z))
