@@ -124,8 +124,9 @@ def main():
     p.add_argument("--ood", action="store_true", help="also every OOD split of each world")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--reproject", action="store_true", help="decode + re-encode each generated latent")
-    p.add_argument("--anchor", action="store_true",
-                   help="hold generated frames to the starting balls (worldsim.dynamics.anchor)")
+    p.add_argument("--anchor", action=argparse.BooleanOptionalAction, default=None,
+                   help="hold generated frames to the starting balls (worldsim.dynamics.anchor), or not "
+                        "(default: the model's Sampling.anchor)")
     p.add_argument("--anchor-sample-weight", type=float, default=None,
                    help="with --anchor: weight of the sampled frame's velocity in each move (default: "
                         "anchor.SAMPLE_WEIGHT; for choosing it on --dev clips)")
@@ -154,6 +155,8 @@ def main():
     dyn = load_dynamics(args.model)
     if args.guidance is None:
         args.guidance = float(meta.get("sampling", {}).get("first_guidance", 1.0))
+    if args.anchor is None:
+        args.anchor = bool(meta.get("sampling", {}).get("anchor", False))
     if args.text_temperature is None:
         args.text_temperature = float(meta.get("sampling", {}).get("first_temperature", 1.0))
     # held-out seeds, never trained on; --dev draws other held-out clips, so settings chosen on them are not

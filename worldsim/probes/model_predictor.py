@@ -30,7 +30,8 @@ class ModelPredictor:
             raise TypeError(f"ModelPredictor needs a WorldModel (ws.load(...)), got {type(model).__name__}")
         self.model = model
         self.resolution = model.resolution
-        self.name = name or f"worldsim:{model.source}" + (" (anchored)" if anchor else "")
+        tag = "" if anchor is None or bool(anchor) == model.sampling.anchor else (" (anchored)" if anchor else " (plain)")
+        self.name = name or f"worldsim:{model.source}{tag}"  # tagged where the sampling is not the model's own
         self._kw = dict(temperature=temperature, reproject=reproject, anchor=anchor)
         self._sims: dict[int, Simulator] = {}
 

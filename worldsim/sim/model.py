@@ -38,9 +38,10 @@ class Sampling:
     layout's); next frames are nearly determined by the past, where a low temperature curbs drift.
     first_guidance: classifier-free guidance of that first frame towards the prompt, for a model with a
     first-frame prior and no layout prior (1 = none). anchor: hold each generated frame to the balls the episode
-    started with (worldsim.dynamics.anchor): their count, colours and sizes stay, and each moves at the velocities
-    the state head reads from the rollout; needs a model with a layout prior and a state head, and switches itself
-    off for episodes whose starting frame the layout renderer cannot draw (an occluder, plain video)."""
+    started with (worldsim.dynamics.anchor): their count, colours and sizes stay, and each moves as the model reads
+    the rollout (its motion head, under the step's action, where it has one); needs a model with a layout prior
+    and a state head, and switches itself off for episodes whose starting frame the layout renderer cannot draw
+    (an occluder, plain video). On for the shipped model."""
 
     temperature: float = 1.0
     reproject: bool = False
