@@ -5,11 +5,17 @@ current frame (v_t) and of the sampled next frame. v_t cannot carry what happens
 (the push world's action is an impulse at the frame's start), a bounce, gravity's pull; the sampled frame carries
 them but under-moves. So anchored push rollouts answered actions less than plain ones (session 8). The trunk's
 hidden state h_t has seen z_t and the action a_t and is trained to predict z_{t+1}; the motion head
-(state.MotionHead) reads from it each ball's mean velocity over the coming frame, (pos_{t+1} - pos_t) / dt. The
-trunk, flow head, state head and layout prior stay exactly as they were.
+(state.MotionHead) reads from it, and from the action a_t given to it again, each ball's mean velocity over the
+coming frame, (pos_{t+1} - pos_t) / dt, as a change from the state head's velocity of frame t. The trunk, flow
+head, state head and layout prior stay exactly as they were.
 
     python experiments/default/train_motion_head.py --dest runs/motion [--base default] [--clips-per-world 1024]
-        [--steps 3000] [--batch 64] [--lr 1e-3] [--seed 22]
+        [--steps 3000] [--batch 64] [--lr 1e-3] [--seed 22] [--anchor-default]
+
+A base that already has a motion head keeps its weights as the start, except its queries, which restart from the
+state head's like a new head's. The shipped head (session 9, experiments/default/results.md, "Motion head") came
+from two runs: --seed 21 on session 8's export (1,024 clips per world, 3,000 steps, --anchor-default), then
+--seed 23 --clips-per-world 2048 --steps 6000 on that.
 
 Clips come from training seeds (never the evaluation seeds at or above data.HELD_OUT_SEED); the printed errors are
 on held-out development seeds the report does not use (HELD_OUT_SEED + 9001), per world, beside the state head's
