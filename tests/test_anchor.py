@@ -195,6 +195,12 @@ def test_a_motion_head_reads_each_balls_move_and_the_anchor_moves_balls_by_it():
     target, mask = motion_targets(pos, present, 0.05)
     np.testing.assert_allclose(target[:, 0], [[2.0, -2.0], [1.0, 0.0]], atol=1e-5)
     np.testing.assert_array_equal(mask, [[True, False], [True, True]])  # a ball must be there at both ends
+    from worldsim.dynamics.state import motion_loss
+
+    pred = np.asarray(target).copy()
+    pred[0, 1] = (9.0, 9.0)  # a slot without a target weighs nothing
+    pred[1, 1] += (0.2, 0.0)
+    assert abs(float(motion_loss(pred, target, mask)) - 0.04 / 6) < 1e-6  # 3 slots x 2 coordinates
 
     m = DynamicsModel(CFG.replace(motion_head=True), rngs=nnx.Rngs(0))
     h_now, h_next = (jax.random.normal(jax.random.key(i), (2, CFG.tokens_per_frame, CFG.d_model)) for i in (1, 2))

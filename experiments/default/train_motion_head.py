@@ -24,7 +24,6 @@ v_t and the true v_t used as the move.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -43,7 +42,7 @@ from worldsim.tokenizer.load import load as load_tokenizer
 from worldsim.worlds.config import WorldConfig
 
 from evaluate import DEV_OFFSET  # held-out seeds of development checks (the report's clips use others)
-from tune_state_head import WORLDS, hidden_states
+from tune_state_head import WORLDS, head_parser, hidden_states
 
 DT = WorldConfig().dt
 
@@ -73,16 +72,8 @@ def move_errors(model: DynamicsModel, h: np.ndarray, ds: LatentDataset, first: i
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dest", required=True, help="where to write the export with the motion head")
-    p.add_argument("--base", default="default", help="the export whose trunk the motion head reads")
-    p.add_argument("--clips-per-world", type=int, default=1024)
-    p.add_argument("--frames", type=int, default=16)
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--batch", type=int, default=64, help="clips per step (every frame of each)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=22, help="training seed of the clips (below HELD_OUT_SEED)")
-    p.add_argument("--cache", default=None, help="an .npz to keep the encoded clips in")
+    p = head_parser(__doc__, "where to write the export with the motion head",
+                    "the export whose trunk the motion head reads", 1e-3, 22)
     p.add_argument("--anchor-default", action="store_true",
                    help="make the object anchor the export's default sampling (Sampling.anchor)")
     args = p.parse_args()

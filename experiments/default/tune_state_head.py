@@ -59,18 +59,24 @@ def vel_error(head, h: np.ndarray, ds: LatentDataset, first: int = 2) -> float:
     return float(np.concatenate(errs).mean())
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dest", required=True, help="where to write the tuned export")
-    p.add_argument("--base", default="default", help="the export whose state head is tuned")
+def head_parser(doc: str, dest_help: str, base_help: str, lr: float, seed: int) -> argparse.ArgumentParser:
+    """The options of a script that trains one head on a frozen trunk (this one, train_motion_head.py)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dest", required=True, help=dest_help)
+    p.add_argument("--base", default="default", help=base_help)
     p.add_argument("--clips-per-world", type=int, default=1024)
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--batch", type=int, default=64, help="clips per step (every frame of each)")
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--seed", type=int, default=21, help="training seed of the clips (below HELD_OUT_SEED)")
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--seed", type=int, default=seed, help="training seed of the clips (below HELD_OUT_SEED)")
     p.add_argument("--cache", default=None, help="an .npz to keep the encoded clips in")
-    args = p.parse_args()
+    return p
+
+
+def main():
+    args = head_parser(__doc__, "where to write the tuned export", "the export whose state head is tuned", 3e-4,
+                       21).parse_args()
     t0 = time.time()
     meta = read_meta(args.base)
     tok = load_tokenizer(meta.get("tokenizer", {}).get("path", "default"))
