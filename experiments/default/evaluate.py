@@ -180,8 +180,8 @@ def main():
                     write_sheet(args.sheet, f"{w}_{split}_text_variety", variety(
                         dyn, tok, world, jax.random.fold_in(k, 5), args.text_temperature, args.guidance))
                 continue
-            row, pred, truth = evaluate_world(dyn, tok, w, split, args.clips, 3, 16, k, args.temperature, args.reproject,
-                                              args.anchor)
+            row, pred, truth = evaluate_world(dyn, tok, w, split, args.clips, 3, 16, k, args.temperature,
+                                              args.reproject, args.anchor)
             t = {"text_count_acc": np.nan, "text_colour_acc": np.nan, "frames": truth[:, 0]}
             row["model"]["count_acc_32"] = np.nan
             if not args.quick:

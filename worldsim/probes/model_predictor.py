@@ -30,8 +30,8 @@ class ModelPredictor:
             raise TypeError(f"ModelPredictor needs a WorldModel (ws.load(...)), got {type(model).__name__}")
         self.model = model
         self.resolution = model.resolution
-        tag = "" if anchor is None or bool(anchor) == model.sampling.anchor else (" (anchored)" if anchor else " (plain)")
-        self.name = name or f"worldsim:{model.source}{tag}"  # tagged where the sampling is not the model's own
+        own = anchor is None or bool(anchor) == model.sampling.anchor  # names are tagged where it is not
+        self.name = name or f"worldsim:{model.source}" + ("" if own else " (anchored)" if anchor else " (plain)")
         self._kw = dict(temperature=temperature, reproject=reproject, anchor=anchor)
         self._sims: dict[int, Simulator] = {}
 
