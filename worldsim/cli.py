@@ -24,7 +24,7 @@ EXAMPLES = """examples:
   worldsim train dynamics --preset small --workdir runs/dynamics --tokenizer runs/tokenizer/model
   worldsim eval --model copy_last --suite quick --out eval/copy_last
 """
-ANCHOR_HELP = ("--anchor / --no-anchor: hold generated frames to the balls the episode started with, or not (the "
+ANCHOR_HELP = ("hold generated frames to the balls the episode started with, or not (the "
                "object anchor: no ball fades or merges, each moves as the model reads it; off by itself for scenes "
                "it cannot draw). Default: the model's own setting (on for the shipped model)")
 
@@ -224,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo", help="run the shipped model: text, continuation and push clips plus a physics report (~1 minute)",
-        description="Render a few clips of every world (and one with an occluder) to an .mp4, a .gif and a PNG\n"
-                    "contact sheet with tracked trajectories each, and print their captions.",
+        description="Run the shipped model: clips generated from text prompts, ground-truth starts continued beside\n"
+                    "the truth, and scripted pushes in the push world, each as .mp4, .gif and a PNG contact sheet\n"
+                    "with tracked trajectories; then a short physics report (velocity error beside baselines).",
         formatter_class=fmt,
     )
     demo.add_argument("--out", default="worldsim_demo", help="output folder (default ./worldsim_demo)")
