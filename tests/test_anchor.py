@@ -32,6 +32,14 @@ def render():
     return LayoutRenderer(CFG, rngs=nnx.Rngs(0))
 
 
+def held(layout: Layout, on, move=None, known=None) -> A.Anchor:
+    """An anchor holding `layout`'s balls; last moves unknown unless given."""
+    on = jnp.asarray(on)
+    return A.Anchor(on=on, present=layout.present, radius=layout.radius, xy=layout.xy,
+                    move=jnp.zeros_like(layout.xy) if move is None else jnp.asarray(move, jnp.float32),
+                    known=jnp.zeros_like(on) if known is None else jnp.asarray(known))
+
+
 def _err(xy, layout):
     p = np.asarray(layout.present)
     return float(np.sqrt(np.mean(((np.asarray(xy) - np.asarray(layout.xy))[p]) ** 2)))
@@ -107,8 +115,7 @@ def test_the_simulator_steps_an_anchored_episode():
     state = sim.reset(jax.random.key(0), frames=frames)
     assert state.anchor.present.shape == (2, 6) and state.anchor.on.shape == (2,)
     layout = three_balls()  # a random model's renderer draws none of its frames: switch the anchor on by hand
-    state = state._replace(anchor=A.Anchor(on=jnp.asarray([True, False]), present=layout.present,
-                                           radius=layout.radius, xy=layout.xy))
+    state = state._replace(anchor=held(layout, [True, False]))
     state, outs = sim.rollout(state, np.zeros((2, 3, model.action_dim), np.float32), jax.random.key(1))
     np.testing.assert_array_equal(state.anchor.present, layout.present)
     drawn = nnx.jit(lambda r, lay: r(lay))(model.dynamics.layout.render,
@@ -201,6 +208,7 @@ def test_a_motion_head_reads_each_balls_move_and_the_anchor_moves_balls_by_it():
     pred[0, 1] = (9.0, 9.0)  # a slot without a target weighs nothing
     pred[1, 1] += (0.2, 0.0)
     assert abs(float(motion_loss(pred, target, mask)) - 0.04 / 6) < 1e-6  # 3 slots x 2 coordinates
+    assert abs(float(motion_loss(pred, target, mask, robust=True)) - 0.2 / 3) < 1e-4  # mean distance, 3 slots
 
     m = DynamicsModel(CFG.replace(motion_head=True), rngs=nnx.Rngs(0))
     h_now, h_next = (jax.random.normal(jax.random.key(i), (2, CFG.tokens_per_frame, CFG.d_model)) for i in (1, 2))
@@ -215,7 +223,7 @@ def test_a_motion_head_reads_each_balls_move_and_the_anchor_moves_balls_by_it():
     push = jnp.asarray([[1.0, 0.0], [0.0, -1.0]])
     assert float(jnp.abs(m.read_motion(h_now, push) - motion).max()) > 1e-3  # it reads the coming action too
     layout = three_balls()
-    anc = A.Anchor(on=jnp.ones(2, bool), present=layout.present, radius=layout.radius, xy=layout.xy)
+    anc = held(layout, jnp.ones(2, bool))
     z = m.layout.render(layout)
     _, moved = m.hold(anc, z, h_now, h_next, push)
     _, want = A.hold(m.layout.render, anc, z, m.read_motion(h_now, push))  # the move alone (no sample reading)
@@ -243,7 +251,87 @@ def test_the_simulator_moves_anchored_balls_by_the_motion_head_under_the_steps_a
     sim = ws.Simulator(model, anchor=True, temperature=0.0)
     state = sim.reset(jax.random.key(0), frames=np.zeros((2, model.resolution, model.resolution, 3), np.uint8))
     layout = three_balls(1)
-    state = state._replace(anchor=A.Anchor(on=jnp.asarray(True), present=layout.present[0], radius=layout.radius[0],
-                                           xy=layout.xy[0]))
+    state = state._replace(anchor=jax.tree.map(lambda x: x[0], held(layout, [True])))
     moved = [sim.step(state, np.asarray(a, np.float32), jax.random.key(1))[0].anchor.xy for a in ((1, 0), (0, 1))]
     assert float(jnp.abs(moved[0] - moved[1]).max()) > 1e-4  # the action reaches the motion head
+
+
+def test_a_layout_reading_motion_head_moves_balls_on_from_their_last_move(render):
+    """With DynamicsConfig.motion_layout the motion head also reads the anchor's balls: an untrained head moves a
+    ball by its last move where that is known (straight on, frame after frame) and by the state head's v_t where it
+    is not; a trained one reads its present neighbours and not absent slots; the anchor records each move it makes;
+    two given frames give the first last move; errors name the fix."""
+    from worldsim.dynamics import DynamicsModel
+    from worldsim.dynamics.load import export, load
+
+    m = DynamicsModel(CFG.replace(motion_head=True, motion_layout=True), rngs=nnx.Rngs(0))
+    h = jax.random.normal(jax.random.key(1), (2, CFG.tokens_per_frame, CFG.d_model))
+    layout = three_balls()
+    move = jnp.zeros_like(layout.xy).at[:, 0].set((0.4, -0.2)).at[:, 5].set((-0.3, 0.1))
+    anc = held(layout, jnp.ones(2, bool), move, [True, False])
+    read = m.read_motion(h, None, anc)
+    np.testing.assert_allclose(read[0], move[0], atol=1e-6)  # known: straight on
+    np.testing.assert_allclose(read[1], m.read_state(h).vel[1], atol=1e-6)  # unknown: the state head's v_t
+    z = m.layout.render(layout)
+    _, after = m.hold(anc, z, h, None, None)
+    np.testing.assert_allclose(after.move, (after.xy - anc.xy) / A.FRAME_DT, atol=1e-4)  # each move is recorded
+    assert np.asarray(after.known).all()
+    _, again = m.hold(after, z, h, None, None)
+    np.testing.assert_allclose(again.xy[0, 0] - after.xy[0, 0], after.xy[0, 0] - anc.xy[0, 0], atol=1e-5)
+
+    head = m.motion_head
+    head.out.kernel[...] = 0.1 * jax.random.normal(jax.random.key(3), head.out.kernel.shape)  # as if trained
+    base = m.read_motion(h, None, anc)
+    near = anc._replace(xy=anc.xy.at[:, 5].set((0.35, 0.35)))  # ball 5 moves next to ball 0
+    assert float(jnp.abs(m.read_motion(h, None, near)[:, 0] - base[:, 0]).max()) > 1e-4
+    ghost = anc._replace(xy=anc.xy.at[:, 1].set((0.3, 0.3)))  # slot 1 is absent: it is nobody's neighbour
+    np.testing.assert_allclose(m.read_motion(h, None, ghost)[:, [0, 2, 5]], base[:, [0, 2, 5]], atol=1e-6)
+    with tempfile.TemporaryDirectory() as d:
+        export(m, d)
+        back = load(d)
+    assert back.config.motion_layout
+    np.testing.assert_allclose(back.read_motion(h, None, anc), base, atol=1e-6)
+
+    shifted = layout._replace(xy=layout.xy - jnp.asarray([0.01, -0.005]))  # the frame before: 0.01 left, 0.005 up
+    start = nnx.jit(lambda r, z, logit, pos, z_prev: A.start(r, z, logit, pos, z_prev))
+    logit = jnp.where(layout.present, 5.0, -5.0)
+    two = start(render, render(layout), logit, layout.xy + 0.01, render(shifted))
+    assert np.asarray(two.known).all()
+    p = np.asarray(layout.present)
+    np.testing.assert_allclose(np.asarray(two.move)[p], np.broadcast_to([0.2, -0.1], (p.sum(), 2)), atol=0.05)
+    assert not np.asarray(start(render, render(layout), logit, layout.xy, None).known).any()
+
+    import worldsim as ws
+    from worldsim.sim import WorldModel
+    from worldsim.train.dynamics import generate
+
+    model = WorldModel.random(dynamics_config=m.config)  # random weights everywhere: make the head untrained
+    for p in (model.dynamics.motion_head.out.kernel, model.dynamics.motion_head.out.bias):
+        p[...] = jnp.zeros_like(p[...])
+    sim = ws.Simulator(model, anchor=True, temperature=0.0)
+    frames = np.zeros((2, model.resolution, model.resolution, 3), np.uint8)  # two given frames: a last move
+    state = sim.reset(jax.random.key(0), frames=frames)
+    assert state.anchor.move.shape == (6, 2) and state.anchor.known.shape == ()
+    state = state._replace(anchor=jax.tree.map(lambda x: x[0], held(layout, [True], move[:1], [True])))
+    stepped = sim.step(state, np.zeros(model.action_dim, np.float32), jax.random.key(1))[0]
+    np.testing.assert_allclose(stepped.anchor.xy[0] - state.anchor.xy[0], A.FRAME_DT * move[0, 0], atol=1e-5)
+    lat = np.asarray(jax.random.normal(jax.random.key(0), (2, 4) + CFG.latent_shape))  # no layout draws these
+    acts = np.zeros((2, 4, CFG.action_dim), np.float32)
+    text = (np.zeros((2, CFG.max_text_bytes), np.int32), np.zeros((2, CFG.max_text_bytes), bool))
+    np.testing.assert_allclose(generate(m, lat, acts, text, 2, jax.random.key(3), temperature=0.5, anchor=True),
+                               generate(m, lat, acts, text, 2, jax.random.key(3), temperature=0.5), atol=1e-6)
+
+    with pytest.raises(ValueError, match="pass balls"):
+        m.read_motion(h)
+    with pytest.raises(ValueError, match="balls=None"):
+        DynamicsModel(CFG.replace(motion_head=True), rngs=nnx.Rngs(0)).read_motion(h, None, anc)
+    with pytest.raises(ValueError, match="motion_head=True"):
+        CFG.replace(motion_layout=True)
+    with pytest.raises(ValueError, match="motion_layout=True"):
+        CFG.replace(motion_head=True, motion_gate=True)
+
+    gated = DynamicsModel(m.config.replace(motion_gate=True), rngs=nnx.Rngs(0))
+    nnx.update(gated, nnx.state(m))  # the same trained head, now with a gate
+    assert float(jnp.abs(gated.read_motion(h, None, anc) - base).max()) > 1e-4  # a new gate is open, not fully
+    gated.motion_head.gate.bias[...] = jnp.full((1,), -30.0)  # closed: each ball moves on by its last move
+    np.testing.assert_allclose(gated.read_motion(h, None, anc)[0], move[0], atol=1e-6)

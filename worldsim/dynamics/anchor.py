@@ -11,10 +11,12 @@ centre, radius). The anchor, per episode:
    synthesis, centres to about 0.001 world units);
 2. after each sampled (and reprojected) frame, moves each ball by dt times the velocity of its move over the
    frame that the model's motion head reads from the current frame's hidden state and the frame's action
-   (state.MotionHead: pushes, falls and bounces included). A model without a motion head moves each ball by a
-   weighted mean of two velocities the state head reads: of the current frame (weight 1 - SAMPLE_WEIGHT; a push
-   or a fall within the frame is not in it yet), and of the sampled next frame (SAMPLE_WEIGHT; it carries them,
-   but is read off a sample that under-moves);
+   (state.MotionHead: pushes, falls and bounces included) and, with DynamicsConfig.motion_layout, from the
+   layout held here: centres, radii, and each ball's last move (recorded at every move; at the start, from the
+   balls fitted to the given frame before the last one, where there is one). A model without a motion head moves
+   each ball by a weighted mean of two velocities the state head reads: of the current frame (weight
+   1 - SAMPLE_WEIGHT; a push or a fall within the frame is not in it yet), and of the sampled next frame
+   (SAMPLE_WEIGHT; it carries them, but is read off a sample that under-moves);
 3. pushes balls that overlap apart along the line of their centres and keeps them inside the box (no world lets
    balls interpenetrate or leave);
 4. draws the frame again from that layout, which is what the dynamics reads next.
@@ -52,19 +54,23 @@ SAMPLE_WEIGHT = 0.25
 
 class Anchor(NamedTuple):
     """Per episode (leaves with leading batch axes M): on (M,) bool, present (M, C) bool, radius (M, C) and xy
-    (M, C, 2) the balls' centres, world units."""
+    (M, C, 2) the balls' centres, world units; move (M, C, 2) each ball's last move over a frame / dt (world
+    units / s) where known (M,) (from two given frames, or once the anchor has moved the balls)."""
 
     on: jax.Array
     present: jax.Array
     radius: jax.Array
     xy: jax.Array
+    move: jax.Array
+    known: jax.Array
 
 
 def off(batch: tuple[int, ...], num_colours: int) -> Anchor:
     """An anchor that does nothing (for episodes or models without one)."""
+    xy = jnp.zeros(batch + (num_colours, 2), jnp.float32)
     return Anchor(on=jnp.zeros(batch, bool), present=jnp.zeros(batch + (num_colours,), bool),
-                  radius=jnp.zeros(batch + (num_colours,), jnp.float32),
-                  xy=jnp.zeros(batch + (num_colours, 2), jnp.float32))
+                  radius=jnp.zeros(batch + (num_colours,), jnp.float32), xy=xy, move=xy,
+                  known=jnp.zeros(batch, bool))
 
 
 def fit(render: LayoutRenderer, z, present, xy0, radius0, steps: int, lr: float):
@@ -99,13 +105,20 @@ def separate(present, xy, radius, iters: int = SEPARATE_ITERS):
     return xy
 
 
-def start(render: LayoutRenderer, z, present_logit, pos) -> Anchor:
+def start(render: LayoutRenderer, z, present_logit, pos, z_prev=None, dt: float = FRAME_DT) -> Anchor:
     """The anchor of episodes whose last given latent frame is z (M, g, g, D), with the state head's presence
-    logits (M, C) and centres (M, C, 2) of that frame."""
+    logits (M, C) and centres (M, C, 2) of that frame. z_prev (M, g, g, D): the given frame before it, if any;
+    the same balls fitted to it (from where they are in z) give each ball's last move."""
     present = present_logit > 0
     xy, radius = fit(render, z, present, pos, jnp.full(present.shape, START_RADIUS), START_STEPS, START_LR)
     mse = jnp.mean((render(Layout(present, xy, radius)) - z) ** 2, axis=(1, 2, 3))
-    return Anchor(on=(mse < MAX_MSE) & present.any(-1), present=present, radius=radius, xy=xy)
+    on = (mse < MAX_MSE) & present.any(-1)
+    if z_prev is None:
+        move, known = jnp.zeros_like(xy), jnp.zeros(on.shape, bool)
+    else:
+        xy_prev, _ = fit(render, z_prev, present, xy, radius, START_STEPS, START_LR)
+        move, known = (xy - xy_prev) / dt, on
+    return Anchor(on=on, present=present, radius=radius, xy=xy, move=move, known=known)
 
 
 def hold(render: LayoutRenderer, anchor: Anchor, z, vel_now, vel_next=None, dt: float = FRAME_DT) -> tuple[
@@ -120,4 +133,5 @@ def hold(render: LayoutRenderer, anchor: Anchor, z, vel_now, vel_next=None, dt: 
     drawn = render(Layout(anchor.present, xy, anchor.radius))
     on = anchor.on
     return (jnp.where(on[:, None, None, None], drawn, z),
-            anchor._replace(xy=jnp.where(on[:, None, None], xy, anchor.xy)))
+            anchor._replace(xy=jnp.where(on[:, None, None], xy, anchor.xy),
+                            move=jnp.where(on[:, None, None], (xy - anchor.xy) / dt, anchor.move), known=on))

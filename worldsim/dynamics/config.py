@@ -30,6 +30,9 @@ class DynamicsConfig:
     state_head: bool = True  # physics-aware readout of per-colour state; False for plain video without states
     num_colours: int = 6  # colour slots the state head predicts (the worlds' palette)
     motion_head: bool = False  # also read each ball's next move (state.MotionHead; needs state_head)
+    # the motion head also reads the anchor's layout: each ball's centre, radius and last move, and its neighbours'
+    motion_layout: bool = False
+    motion_gate: bool = False  # with motion_layout: each ball's change is gated (state.MotionHead)
     flow_dim: int = 128  # flow-matching denoiser width
     flow_layers: int = 3  # denoiser transformer layers over the N tokens of the next frame
     flow_heads: int = 4  # denoiser attention heads
@@ -76,6 +79,10 @@ class DynamicsConfig:
                              "layout_render_layers >= 1")
         if self.motion_head and not self.state_head:
             raise ValueError("motion_head=True needs state_head=True (the motion head pools through its keys)")
+        if self.motion_layout and not self.motion_head:
+            raise ValueError("motion_layout=True needs motion_head=True (it is an input of the motion head)")
+        if self.motion_gate and not self.motion_layout:
+            raise ValueError("motion_gate=True needs motion_layout=True (it gates the change from the last move)")
         if (self.d_model // self.num_heads) % 2:
             raise ValueError(f"head_dim = d_model / num_heads = {self.d_model // self.num_heads} must be even (RoPE)")
         for name in ("num_layers", "mlp_ratio", "window", "max_text_bytes", "text_layers", "action_dim",

@@ -212,14 +212,15 @@ class DynamicsModel(nnx.Module):
             raise ValueError("this model has no state head (DynamicsConfig.state_head=False)")
         return self.state_head(h)
 
-    def read_motion(self, h, action=None) -> jax.Array:
+    def read_motion(self, h, action=None, balls=None) -> jax.Array:
         """Per-colour mean velocity over the coming frame (..., C, 2) from hidden (..., N, d) (read_state's position:
-        the hidden that has seen z_t and the action a_t) and that action (..., A); models without a motion head
-        raise."""
+        the hidden that has seen z_t and the action a_t) and that action (..., A); balls: the anchor's layout of
+        frame t (an anchor.Anchor), for a head that reads it (DynamicsConfig.motion_layout). Models without a
+        motion head raise."""
         if self.motion_head is None:
             raise ValueError("this model has no motion head (DynamicsConfig.motion_head=False; "
                              "experiments/default/train_motion_head.py adds one)")
-        return self.motion_head(h, self.state_head, action)
+        return self.motion_head(h, self.state_head, action, balls)
 
     def sample_frame(self, h, key, steps: int | None = None, temperature: float = 1.0, h_uncond=None,
                      guidance: float = 1.0) -> jax.Array:
@@ -239,12 +240,15 @@ class DynamicsModel(nnx.Module):
                              "layout_dim > 0, trained by experiments/default/train_layout.py) and a state head; "
                              "sample with anchor=False")
 
-    def start_anchor(self, z, h) -> anchor_lib.Anchor:
+    def start_anchor(self, z, h, z_prev=None) -> anchor_lib.Anchor:
         """The anchor of episodes whose last given latent frame is z (M, g, g, D), read from the hidden h
-        (M, N, d) after it."""
+        (M, N, d) after it. z_prev (M, g, g, D): the given frame before z, if any; a motion head that reads the
+        layout takes the balls' last moves from it (without it, its first move is read from h alone)."""
         self._check_anchor()
         p = self.read_state(h)
-        return anchor_lib.start(self.layout.render, z, p.present_logit, p.pos)
+        if not self.config.motion_layout:
+            z_prev = None  # only a layout-reading motion head uses the last move: skip its fit
+        return anchor_lib.start(self.layout.render, z, p.present_logit, p.pos, z_prev)
 
     @property
     def anchor_reads_sample(self) -> bool:
@@ -260,7 +264,8 @@ class DynamicsModel(nnx.Module):
         without one, by the state head's velocities of the current frame and of z, read from h_next (M, N, d)."""
         self._check_anchor()
         if self.motion_head is not None:
-            return anchor_lib.hold(self.layout.render, anchor, z, self.read_motion(h_now, action))
+            balls = anchor if self.config.motion_layout else None
+            return anchor_lib.hold(self.layout.render, anchor, z, self.read_motion(h_now, action, balls))
         if h_next is None:
             raise ValueError("this model has no motion head: hold needs h_next, the sampled frame's hidden state")
         return anchor_lib.hold(self.layout.render, anchor, z, self.read_state(h_now).vel, self.read_state(h_next).vel)

@@ -75,9 +75,10 @@ def _anchor_on(params: WorldModel, anchor: bool | None) -> bool:
     return params.sampling.anchor if anchor is None else bool(anchor)
 
 
-def _start_anchor(params: WorldModel, z, hidden) -> anchor_lib.Anchor:
-    """The episode's anchor (leaves without a batch axis) from its current latent z (1, g, g, D) and its hidden."""
-    return jax.tree.map(lambda x: x[0], params.dynamics.start_anchor(z, hidden[None]))
+def _start_anchor(params: WorldModel, z, hidden, z_prev=None) -> anchor_lib.Anchor:
+    """The episode's anchor (leaves without a batch axis) from its current latent z (1, g, g, D), its hidden, and
+    the given latent frame before z (1, g, g, D) if there is one."""
+    return jax.tree.map(lambda x: x[0], params.dynamics.start_anchor(z, hidden[None], z_prev))
 
 
 def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, text_emb=None,
@@ -102,6 +103,7 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
     prompt_bytes = _prompt_bytes(params, prompt)
     emb = _text_emb(params, prompt_bytes, text_emb)
     h, cache = dyn.prefill(dyn.init_cache(1), text_emb=emb[None])
+    z_prev = None  # the given frame before the current one (the anchor reads the balls' last moves from it)
     if frames is None:
         if dyn.has_first_frame_prior and prompt_bytes is not None:  # a (layout or first-frame) prior reads each byte
             z = dyn.sample_first_frame(*prompt_bytes, key, steps, temperature, guidance)  # (1, g, g, D)
@@ -123,9 +125,9 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
             return c, None
 
         cache, _ = jax.lax.scan(feed, cache, (zs[:-1], a))
-        z = zs[-1:]
+        z, z_prev = zs[-1:], (zs[-2:-1] if zs.shape[0] > 1 else None)
     hidden = _peek(params, cache, z)
-    anc = (_start_anchor(params, z, hidden) if _anchor_on(params, anchor)
+    anc = (_start_anchor(params, z, hidden, z_prev) if _anchor_on(params, anchor)
            else anchor_lib.off((), dyn.config.num_colours))
     return SimState(cache=cache, hidden=hidden, latent=z[0], text_emb=emb, t=jnp.zeros((), jnp.int32),
                     done=jnp.zeros((), bool), branch=jnp.zeros((), jnp.uint32), anchor=anc)

@@ -249,7 +249,7 @@ _sample_guided = nnx.jit(lambda m, h, hu, key, temperature, guidance: m.sample_f
 _sample_prior = nnx.jit(lambda m, ids, mask, key, temperature, guidance: m.sample_first_frame(
     ids, mask, key, temperature=temperature, guidance=guidance), static_argnames="guidance")
 _decode = nnx.jit(lambda tok, z: tok.decode(z))
-_start_anchor = nnx.jit(lambda m, z, h: m.start_anchor(z, h))
+_start_anchor = nnx.jit(lambda m, z, h, z_prev: m.start_anchor(z, h, z_prev))
 _hold = nnx.jit(lambda m, anchor, z, h_now, h_next, a: m.hold(anchor, z, h_now, h_next, a))
 
 
@@ -303,7 +303,8 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
         if t + 1 < t_len:
             h, cache = _advance(model, cache, z, jnp.asarray(actions[:, t]))
             if anchor and t == first_held - 1:
-                held = _start_anchor(model, z, h)
+                z_prev = jnp.asarray(latents[:, t - 1], jnp.float32) if t >= 1 else None  # a given frame before
+                held = _start_anchor(model, z, h, z_prev)
     gen = np.stack(out, axis=1)
     return gen[0] if single else gen
 
