@@ -110,7 +110,7 @@ def balls_of(ds: LatentDataset, radii: np.ndarray, idx, frames: slice, known, rn
     """The layout a motion head reads at `frames` (frame >= 1) of clips idx, from the true states: centres, the
     clip's fitted radii, the last move (pos_t - pos_{t-1}) / dt, known (len(idx), frames) bool; with Gaussian noise
     of the given sizes (world units, world units / s) on centres and moves."""
-    t = np.arange(len(ds.state_pos[0]))[frames]
+    t = np.arange(ds.num_frames)[frames]
     pos, present = ds.state_pos[idx][:, t], ds.state_present[idx][:, t]
     move = (pos - ds.state_pos[idx][:, t - 1]) / DT
     if rng is not None:

@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from worldsim.dynamics.layout import Layout, LayoutRenderer
+from worldsim.dynamics.layout import Layout, LayoutRenderer, offsets, other_pairs
 from worldsim.worlds.config import WorldConfig
 
 FRAME_DT = WorldConfig().dt  # seconds between frames of the worlds the state head's velocities were learned on
@@ -94,11 +94,9 @@ def fit(render: LayoutRenderer, z, present, xy0, radius0, steps: int, lr: float)
 def separate(present, xy, radius, iters: int = SEPARATE_ITERS):
     """Push overlapping present balls apart (each by half the overlap, along the centre line; a few Jacobi sweeps)
     and keep every ball inside the box [r, 1 - r]^2 -> xy (M, C, 2)."""
-    c = xy.shape[-2]
-    pairs = present[..., :, None] & present[..., None, :] & ~jnp.eye(c, dtype=bool)
+    pairs = other_pairs(present)
     for _ in range(iters):
-        d = xy[..., :, None, :] - xy[..., None, :, :]  # (M, C, C, 2): i minus j
-        dist = jnp.sqrt(jnp.sum(d**2, -1) + 1e-12)
+        d, dist = offsets(xy)  # (M, C, C, 2): i minus j; (M, C, C)
         over = jnp.where(pairs, jnp.maximum(radius[..., :, None] + radius[..., None, :] - dist, 0.0), 0.0)
         xy = xy + jnp.sum(0.5 * over[..., None] * d / dist[..., None], -2)
         xy = jnp.clip(xy, radius[..., None], 1.0 - radius[..., None])

@@ -45,6 +45,19 @@ class Layout(NamedTuple):
     radius: jax.Array
 
 
+def other_pairs(present) -> jax.Array:
+    """(..., C) present slots -> (..., C, C): whether (i, j) are two different present balls."""
+    c = present.shape[-1]
+    return present[..., :, None] & present[..., None, :] & ~jnp.eye(c, dtype=bool)
+
+
+def offsets(xy) -> tuple[jax.Array, jax.Array]:
+    """Centres (..., C, 2) -> (centre i minus centre j (..., C, C, 2), their distance (..., C, C); never 0, so its
+    gradient stays finite on the diagonal)."""
+    off = xy[..., :, None, :] - xy[..., None, :, :]
+    return off, jnp.sqrt(jnp.sum(off**2, -1) + 1e-12)
+
+
 class LayoutParse(NamedTuple):
     """What a prompt says, per colour slot: presence logit (M, C); mean and log std (M, C, 3) of (x, y, radius)."""
 

@@ -15,6 +15,7 @@ from flax import nnx
 
 from worldsim.dynamics.config import DynamicsConfig
 from worldsim.dynamics.layers import Mlp
+from worldsim.dynamics.layout import offsets, other_pairs
 
 
 class StatePred(NamedTuple):
@@ -117,14 +118,11 @@ def layout_features(balls):
     move = balls.move * known
     k = jnp.broadcast_to(known, r.shape)
     ball = jnp.concatenate([xy - 0.5, 10.0 * r, 10.0 * (xy - r), 10.0 * (1.0 - xy - r), move, k], axis=-1)
-    off = xy[..., :, None, :] - xy[..., None, :, :]  # (..., C, C, 2): i minus j
-    dist = jnp.sqrt(jnp.sum(off**2, -1, keepdims=True) + 1e-12)
-    gap = dist - r[..., :, None, :] - r[..., None, :, :]
+    off, dist = offsets(xy)  # (..., C, C, 2): i minus j
+    gap = dist[..., None] - r[..., :, None, :] - r[..., None, :, :]
     rel = move[..., :, None, :] - move[..., None, :, :]
     pair = jnp.concatenate([5.0 * off, 10.0 * gap, rel, jnp.broadcast_to(known[..., None], gap.shape)], axis=-1)
-    c = xy.shape[-2]
-    mask = balls.present[..., :, None] & balls.present[..., None, :] & ~jnp.eye(c, dtype=bool)
-    return ball, pair, mask
+    return ball, pair, other_pairs(balls.present)
 
 
 def states_by_colour(pos, vel, colour, present, num_colours: int = 6):
