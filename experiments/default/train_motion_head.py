@@ -167,6 +167,8 @@ def main():
                         "drawn by the layout renderer from the true balls, as an anchored rollout draws them after "
                         "G given frames; development clips then have 3 given frames, as the report's")
     args = p.parse_args()
+    if (args.drawn or args.gate) and not args.layout:
+        p.error("--drawn and --gate work on a head that reads the layout: add --layout")
     t0 = time.time()
     meta = read_meta(args.base)
     tok = load_tokenizer(meta.get("tokenizer", {}).get("path", "default"))
