@@ -131,9 +131,15 @@ def cmd_train(args) -> None:
         cfg = dataclasses.replace(cfg, video_folder=args.video_folder, worlds=() if args.videos_only else cfg.worlds)
     if args.batch_size is not None:
         cfg = _with_batch(cfg, args.batch_size)
+    if args.component != "dynamics" and (args.init is not None or args.self_rollout is not None):
+        raise ValueError("--init and --self-rollout are for `worldsim train dynamics`")
     if args.component == "dynamics":
         if args.tokenizer is not None:
             cfg = dataclasses.replace(cfg, tokenizer=args.tokenizer)
+        if args.init is not None:
+            cfg = dataclasses.replace(cfg, init=args.init)
+        if args.self_rollout is not None:
+            cfg = dataclasses.replace(cfg, self_rollout=args.self_rollout)
         cfg = fit_to_tokenizer(cfg)  # the model's latent grid follows the tokenizer's
     train(cfg, args.workdir, mesh=args.mesh)
     if hosts.is_main():
@@ -262,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tokenizer", default=None, metavar="PATH",
                        help="dynamics only: an exported tokenizer (e.g. WORKDIR/model of a tokenizer run); "
                             "default: the shipped one")
+    train.add_argument("--init", default=None, metavar="MODEL",
+                       help="dynamics only: start from an exported dynamics model's weights (\"default\" = the "
+                            "shipped one; every weight whose name and shape match is copied): fine-tuning")
+    train.add_argument("--self-rollout", type=int, default=None, metavar="K",
+                       help="dynamics only: train half the clips on K passes of the model's own samples as context "
+                            "(true frames stay the targets; against rollout drift); default: the preset's (0 = off)")
     scale = train.add_argument_group("several devices or hosts (README: Multi-device and multi-host training)")
     scale.add_argument("--mesh", default=None, metavar="data=N,fsdp=M",
                        help="devices as a data x fsdp grid (product = all devices, of every process): batches split "

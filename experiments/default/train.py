@@ -36,14 +36,16 @@ T0 = time.time()
 from worldsim.data.latents import LatentDataset, tokenizer_fingerprint  # noqa: E402
 from worldsim.dynamics import DynamicsModel  # noqa: E402
 from worldsim.io.params import flatten_tree, nest_tree  # noqa: E402
-from worldsim.train.dynamics import _STEP_KEYS, DynamicsTrainConfig, _forward_loss, eval_step, fit_to_tokenizer  # noqa: E402
+from worldsim.train.dynamics import (  # noqa: E402
+    _STEP_KEYS, DynamicsTrainConfig, _forward_loss, eval_step, fit_to_tokenizer, rollout_settings)
 
 
 def config(args) -> DynamicsTrainConfig:
     base = DynamicsTrainConfig.tiny() if args.preset == "tiny" else DynamicsTrainConfig.small()
     cfg = base.replace(tokenizer=args.tokenizer, batch_size=args.batch, lr=args.lr, context_noise=args.context_noise,
                        clip_frames=args.clip_frames, seed=args.seed, val_clips=args.val_clips,
-                       clips_per_world=args.clips_per_world, text_dropout=args.text_dropout)
+                       clips_per_world=args.clips_per_world, text_dropout=args.text_dropout,
+                       self_rollout=args.self_rollout)
     if cfg.model.prior_dim:  # the first-frame prior works on latents scaled to about unit std (train_prior.py)
         cfg = cfg.replace(model=cfg.model.replace(prior_scale=args.prior_scale))
     return cfg
@@ -65,6 +67,8 @@ def main():
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--context-noise", type=float, default=0.0)
     p.add_argument("--text-dropout", type=float, default=0.1)
+    p.add_argument("--self-rollout", type=int, default=0,
+                   help="passes of the model's own samples as context for half the clips (worldsim.train.self_rollout)")
     p.add_argument("--prior-scale", type=float, default=3.98,
                    help="DynamicsConfig.prior_scale: 1 / the std of the shipped tokenizer's first-frame latents")
     p.add_argument("--val-clips", type=int, default=64)
@@ -120,7 +124,7 @@ def main():
         def loss_fn(p):
             model = nnx.merge(graphdef, p, rest)
             loss, metrics, _ = _forward_loss(model, batch, k_loss, cfg.text_dropout, cfg.state_weight,
-                                             cfg.context_noise)
+                                             cfg.context_noise, rollout_settings(cfg))
             return loss, metrics
 
         (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)

@@ -29,6 +29,8 @@ from worldsim.dynamics.state import StatePred
 from worldsim.train import hosts
 from worldsim.train.checkpoint import Checkpointer
 from worldsim.train.logging import NullLogger, TrainLogger
+from worldsim.train.self_rollout import SelfRollout, self_context
+from worldsim.train.warm_start import warm_start
 from worldsim.train.mesh import check_batch, constrain, make_mesh, place, replicate, shard_batch
 
 
@@ -50,6 +52,13 @@ class DynamicsTrainConfig:
     text_dropout: float = 0.1  # probability of dropping a clip's caption (trains the no-text case; CFG later)
     context_noise: float = 0.0  # max std of Gaussian noise on the model's input latents (per clip, uniform in
     # [0, max]); targets stay clean, so the model learns to correct slightly-off frames as its own rollouts make them
+    self_rollout: int = 0  # passes of the model's own samples as context (0 = off; see self_context): after k
+    # passes the replaced frames hold k-step rollout errors, and the targets stay the true frames
+    self_rollout_share: float = 0.5  # share of clips whose context is replaced from a random frame on
+    self_rollout_steps: int = 4  # Euler steps of those (gradient-free) samples
+    self_rollout_temperature: float = 0.5  # their temperature (the shipped sampling's)
+    init: str | None = None  # start from an exported dynamics model ("default" = the shipped one): every weight
+    # whose name and shape match is copied (fine-tuning); a fresh optimizer and schedule
     state_weight: float = 1.0  # weight of the per-colour state readout loss (clips with ground-truth state only)
     latent_dtype: str = "float16"  # storage of the encoded clips ("float16" halves memory; batches are float32)
     encode_chunk: int = 32  # clips per tokenizer call while encoding the dataset
@@ -81,6 +90,11 @@ class DynamicsTrainConfig:
             raise ValueError(f"lr={self.lr}: use a learning rate in (0, 1)")
         if not 0 <= self.context_noise < 1:
             raise ValueError(f"context_noise={self.context_noise}: use a noise std in [0, 1)")
+        if self.self_rollout < 0 or self.self_rollout_steps < 1 or not 0 < self.self_rollout_share <= 1 \
+                or self.self_rollout_temperature < 0:
+            raise ValueError(f"self_rollout={self.self_rollout} must be >= 0, self_rollout_steps="
+                             f"{self.self_rollout_steps} >= 1, self_rollout_share={self.self_rollout_share} in (0, 1] "
+                             f"and self_rollout_temperature={self.self_rollout_temperature} >= 0")
         if not 0 <= self.text_dropout < 1:
             raise ValueError(f"text_dropout={self.text_dropout}: use a probability in [0, 1)")
         if self.state_weight < 0 or self.weight_decay < 0 or self.clip_norm <= 0:
@@ -177,16 +191,20 @@ def masked_state_loss(pred: StatePred, pos, vel, present, has_state) -> tuple[ja
 
 
 def _forward_loss(model: DynamicsModel, batch: dict, key, text_dropout: float, state_weight: float,
-                  context_noise: float = 0.0):
-    """-> (loss, metrics, hidden (B, T + 1, N, d)). With text_dropout = 0, context_noise = 0 and every clip holding
-    state this is dynamics.teacher_forced_loss(model, latents, key, ...) exactly."""
+                  context_noise: float = 0.0, rollout: SelfRollout | None = None):
+    """-> (loss, metrics, hidden (B, T + 1, N, d)). With text_dropout = 0, context_noise = 0, no rollout and every
+    clip holding state this is dynamics.teacher_forced_loss(model, latents, key, ...) exactly. rollout: the
+    model's own samples replace part of the context (self_rollout.py); the targets stay the true frames."""
     z = batch["latents"]  # (B, T, g, g, D)
     keep = jax.random.uniform(jax.random.fold_in(key, 1), (z.shape[0],)) >= text_dropout
     mask = batch["text_mask"] & keep[:, None]  # a dropped caption = an all-False mask = "no text"
     z_in = z
+    if rollout is not None and rollout.passes > 0:
+        z_in = self_context(model, z, batch["actions"], (batch["text_ids"], mask), jax.random.fold_in(key, 5),
+                            rollout)
     if context_noise > 0:  # noisy inputs, clean targets (noise augmentation against rollout drift)
         std = context_noise * jax.random.uniform(jax.random.fold_in(key, 2), (z.shape[0],) + (1,) * (z.ndim - 1))
-        z_in = z + std * jax.random.normal(jax.random.fold_in(key, 3), z.shape)
+        z_in = z_in + std * jax.random.normal(jax.random.fold_in(key, 3), z.shape)
     h = model(z_in, batch["actions"], text=(batch["text_ids"], mask))
     loss = flow = flow_loss(model.flow, h[:, : z.shape[1]], model.to_tokens(z), key)
     metrics = {"flow_loss": flow}
@@ -208,12 +226,19 @@ def _forward_loss(model: DynamicsModel, batch: dict, key, text_dropout: float, s
 _STEP_KEYS = ("latents", "actions", "text_ids", "text_mask", "state_pos", "state_vel", "state_present", "has_state")
 
 
-@nnx.jit(static_argnames=("text_dropout", "state_weight", "context_noise", "mesh"))
+def rollout_settings(cfg: DynamicsTrainConfig) -> SelfRollout | None:
+    """The config's self-rollout settings (None when off)."""
+    if not cfg.self_rollout:
+        return None
+    return SelfRollout(cfg.self_rollout, cfg.self_rollout_share, cfg.self_rollout_steps, cfg.self_rollout_temperature)
+
+
+@nnx.jit(static_argnames=("text_dropout", "state_weight", "context_noise", "mesh", "rollout"))
 def train_step(model: DynamicsModel, opt: nnx.Optimizer, batch: dict, key, text_dropout: float, state_weight: float,
-               context_noise: float = 0.0, mesh=None):
+               context_noise: float = 0.0, mesh=None, rollout: SelfRollout | None = None):
     """One optimizer step. With a mesh (worldsim.train.mesh), the updated state keeps its FSDP shardings."""
     def loss_fn(m):
-        loss, metrics, _ = _forward_loss(m, batch, key, text_dropout, state_weight, context_noise)
+        loss, metrics, _ = _forward_loss(m, batch, key, text_dropout, state_weight, context_noise, rollout)
         return loss, metrics
 
     (_, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
@@ -424,6 +449,11 @@ def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False,
     log = None
     try:
         start = _resume(ckpt, model, opt, cfg, tok_fp, workdir)
+        if cfg.init and not start:  # a fresh fine-tuning run: the export's weights, then this optimizer
+            copied, fresh = warm_start(model, cfg.init)
+            _say(quiet, f"started from {cfg.init}: {copied} weights copied, {len(fresh)} left new"
+                 + (f" ({', '.join(fresh[:4])}{', ...' if len(fresh) > 4 else ''})" if fresh else ""))
+            place(model, mesh)
         if main:
             (workdir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         t0 = time.time()
@@ -441,13 +471,14 @@ def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False,
         else:
             log = NullLogger()
         lr_at = schedule(cfg)
+        rollout = rollout_settings(cfg)
         base = jax.random.key(cfg.seed)
         meta = {"train": cfg.to_dict(), "tokenizer_fingerprint": tok_fp}
         for step in range(start, cfg.steps):
             b = data.batch(step, cfg.batch_size, cfg.seed, cfg.clip_frames)
             batch = shard_batch({k: b[k] for k in _STEP_KEYS}, mesh)  # this process's rows of the global batch
             metrics = train_step(model, opt, batch, jax.random.fold_in(base, step), cfg.text_dropout, cfg.state_weight,
-                                 cfg.context_noise, mesh=mesh)
+                                 cfg.context_noise, mesh=mesh, rollout=rollout)
             done = step + 1
             loss = float(metrics["loss"])  # every step (cheap on CPU): never train on, or checkpoint, a NaN
             if not np.isfinite(loss):
