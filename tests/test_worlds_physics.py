@@ -104,3 +104,17 @@ def test_pure_functions_vmap_equals_loop_and_jit_equals_eager():
     batched = jax.jit(jax.vmap(one))(keys)
     for i in range(3):
         np.testing.assert_allclose(batched[i], one(keys[i]), atol=1e-6)
+
+
+def test_push_idle_blocks_push_nothing_and_keep_the_other_pushes():
+    from worldsim.data.mixture import _parse
+
+    name, over = _parse("push+idle")
+    idle = ws.worlds.make(name, resolution=32, num_frames=64, **over).sample(jax.random.key(4), 8)
+    busy = ws.worlds.make(name, resolution=32, num_frames=64).sample(jax.random.key(4), 8)
+    a, b = np.asarray(idle.actions), np.asarray(busy.actions)
+    still = np.all(a == 0, axis=-1)  # (B, T)
+    assert 0.3 < still.mean() < 0.7  # about half the held blocks push nothing
+    np.testing.assert_array_equal(a[~still], b[~still])  # the blocks that push are the same pushes
+    held = ws.worlds.make(name).config.action_hold
+    assert np.all(still.reshape(8, -1, held).all(-1) | ~still.reshape(8, -1, held).any(-1))  # whole blocks

@@ -16,20 +16,24 @@ import worldsim.worlds as worlds_lib
 HELD_OUT_SEED = 1_000_000  # evaluation seeds start here; training seeds must stay below
 
 
+FLAGS = {"occluder": {"occluder": True}, "idle": {"idle_share": 0.5}}  # world-entry flags and their overrides
+
+
 def _parse(entry: str) -> tuple[str, dict]:
-    """'bouncing_balls' or 'bouncing_balls+occluder' -> (name, overrides)."""
+    """'bouncing_balls', 'bouncing_balls+occluder' or 'push+idle' (half the held action blocks push nothing)
+    -> (name, overrides)."""
     name, *flags = entry.split("+")
     overrides = {}
     for f in flags:
-        if f != "occluder":
-            raise ValueError(f"unknown world flag {f!r} in {entry!r}: the only flag is '+occluder'")
-        overrides["occluder"] = True
+        if f not in FLAGS:
+            raise ValueError(f"unknown world flag {f!r} in {entry!r}: the flags are {', '.join('+' + x for x in FLAGS)}")
+        overrides.update(FLAGS[f])
     return name, overrides
 
 
 @dataclass(frozen=True)
 class WorldMixture:
-    """Equal shares of each entry per batch (entries: world names, optionally '+occluder')."""
+    """Equal shares of each entry per batch (entries: world names, optionally with flags: '+occluder', '+idle')."""
 
     entries: tuple[str, ...] = ("bouncing_balls", "gravity", "push")
     resolution: int = 64

@@ -43,6 +43,8 @@ class WorldConfig:
     max_force: float = 3.0  # push world: force on the agent ball per unit action (accel = force / mass)
     damping: float = 0.0  # velocity decay rate, 1/s (push world: friction so pushes matter)
     action_hold: int = 4  # push world's random data policy: frames each sampled action is held
+    idle_share: float = 0.0  # push world's data policy: share of those held blocks with no push at all (idle
+    # stretches, so a model also learns what a ball does when nothing pushes it)
     occluder: tuple[float, float, float, float] | None = None  # static grey bar (x0, y0, x1, y1), world units
     max_events: int = 24  # collision events resolved per frame before positions are clamped (Zeno guard)
 
@@ -69,6 +71,8 @@ class WorldConfig:
             raise ValueError("max_force and damping must be >= 0")
         if self.action_hold < 1:
             raise ValueError("action_hold must be >= 1")
+        if not 0.0 <= self.idle_share <= 1.0:
+            raise ValueError(f"idle_share={self.idle_share!r}: use a share in [0, 1]")
         if self.occluder is not None:
             x0, y0, x1, y1 = self.occluder
             if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):

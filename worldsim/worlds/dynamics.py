@@ -56,9 +56,12 @@ def simulate(
 
 
 def random_actions(cfg: WorldConfig, key: jax.Array) -> jax.Array:
-    """(T, A) the data-collection policy: uniform pushes in [-1, 1]^2, each held for cfg.action_hold frames."""
+    """(T, A) the data-collection policy: uniform pushes in [-1, 1]^2, each held for cfg.action_hold frames; a
+    cfg.idle_share of the blocks push nothing."""
     if not cfg.controllable:
         return jnp.zeros((cfg.num_frames, 0), jnp.float32)
     blocks = -(-cfg.num_frames // cfg.action_hold)
     a = jax.random.uniform(key, (blocks, 2), minval=-1.0, maxval=1.0)
+    if cfg.idle_share > 0:  # a separate key: the pushes that remain are the same as without idle blocks
+        a = jnp.where(jax.random.uniform(jax.random.fold_in(key, 1), (blocks, 1)) < cfg.idle_share, 0.0, a)
     return jnp.repeat(a, cfg.action_hold, axis=0)[: cfg.num_frames]
