@@ -218,3 +218,11 @@ def test_model_sampling_defaults_reach_the_simulator(tmp_path):
     assert not np.array_equal(first(hot, 0), first(hot, 1)) and hot.temperature == 0.25
     with pytest.raises(ValueError, match="first_temperature"):
         ws.Simulator(loaded, first_temperature=-1.0)
+
+
+def test_actions_are_clipped_to_the_worlds_range(model, start, actions):
+    """An action beyond [-1, 1] steps exactly like its clipped value (a push of 1e30 must not turn the state to
+    NaN, nor anything past 1 give another result than the largest push the model was trained on)."""
+    big = actions * jnp.asarray([1e30, 3.0]) + jnp.sign(actions) * 2.0
+    assert leaves_equal(roll(model, start, big), roll(model, start, jnp.clip(big, -1.0, 1.0)))
+    assert np.isfinite(np.asarray(roll(model, start, big)[1].latent)).all()

@@ -153,7 +153,8 @@ def _select(pred, a, b):
 def step(params: WorldModel, state: SimState, action, key, *, decode: bool = True, steps: int | None = None,
          temperature: float = 1.0, reproject: bool = False, anchor: bool | None = None,
          terminal_fn: TerminalFn | None = None) -> tuple[SimState, StepOutput]:
-    """Apply action (A,) for one frame. decode=False skips decoding the output frame (frames=None): cheap for
+    """Apply action (A,) for one frame; each component is clipped to [-1, 1], the range the worlds and envs use
+    (the shells refuse non-finite actions before). decode=False skips decoding the output frame (frames=None): cheap for
     planning. steps / temperature: flow sampling Euler steps (None = the model's default) and noise scale (0 = the
     mean flow); reproject, anchor: see worldsim.sim.model.Sampling (anchor None = the model's own setting; it
     holds the new frame to state.anchor where init fitted one). terminal_fn(readout) -> bool marks the new state
@@ -162,6 +163,7 @@ def step(params: WorldModel, state: SimState, action, key, *, decode: bool = Tru
     a = jnp.asarray(action, jnp.float32)
     if a.shape != (params.action_dim,):
         raise ValueError(f"action must have shape ({params.action_dim},), got {a.shape}")
+    a = jnp.clip(a, -1.0, 1.0)  # the worlds' and envs' action range: the model never saw larger pushes
     h, cache = dyn.step(state.cache, state.latent[None], a[None])
     z = dyn.sample_frame(h, step_key(key, state.t, state.branch), steps, temperature)  # (1, g, g, D)
     if reproject:
