@@ -95,6 +95,10 @@ CASES = {
     "fork negative": (lambda s, x: ws.fork(x, -2), "n >= 1"),
     "fork float": (lambda s, x: s.fork(x, 2.5), "n >= 1"),
     "fork bool": (lambda s, x: s.fork(x, True), "n >= 1"),
+    "fork None": (lambda s, x: ws.fork(None, 2), "SimState"),
+    "decode a string": (lambda s, x: s.step(x, np.zeros(2), KEY, decode="no"), "True or False"),
+    "rollout decode a number": (lambda s, x: s.rollout(x, np.zeros((2, 2)), KEY, decode=2), "True or False"),
+    "prompt lone surrogate": (lambda s, x: s.reset(KEY, prompt="a red ball \ud83d"), "cannot encode"),
     # rollouts
     "rollout 1-D actions": (lambda s, x: s.rollout(x, np.zeros(2), KEY), r"T >= 1"),
     "rollout no steps": (lambda s, x: s.rollout(x, np.zeros((0, 2)), KEY), r"T >= 1"),

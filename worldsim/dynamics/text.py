@@ -39,7 +39,11 @@ def encode_prompts(prompts: Sequence[str | bytes], max_text_bytes: int) -> tuple
                 raise ValueError(f"prompt {i} is not valid UTF-8 ({e.reason} at byte {e.start}): pass a str") from None
             raw = p
         elif isinstance(p, str):
-            raw = p.encode("utf-8")
+            try:
+                raw = p.encode("utf-8")
+            except UnicodeEncodeError as e:  # a lone surrogate (e.g. half of an emoji cut off)
+                raise ValueError(f"prompt {i} holds a character UTF-8 cannot encode ({e.reason}, {p[e.start]!r} at "
+                                 f"position {e.start}): pass text without it") from None
         else:
             raise ValueError(f"prompt {i} is a {type(p).__name__}, not a str: pass text prompts (or text=None)")
         if not raw.strip():

@@ -133,6 +133,13 @@ def check_state(state, template: SimState) -> tuple[int, ...]:
     return batch
 
 
+def check_flag(value, name: str) -> bool:
+    """A Python or numpy bool (a string such as "no" would be truthy: refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}: pass a bool")
+    return bool(value)
+
+
 def check_fork(n) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"fork needs an integer n >= 1 copies, got {n!r}: pass how many copies you want")

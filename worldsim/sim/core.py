@@ -206,6 +206,9 @@ def _mix(parent: jax.Array, i: jax.Array) -> jax.Array:
 def fork(state: SimState, n: int) -> SimState:
     """n independent copies of a state (or of a batch of states) along a new leading axis. The copies share the
     past but draw different samples from the same key; forking the same state again gives the same copies."""
+    if not isinstance(state, SimState):
+        raise TypeError(f"fork needs a SimState, got {type(state).__name__}: pass the state sim.reset or sim.step "
+                        "returned")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"fork needs an integer n >= 1 copies, got {n!r}: pass how many copies you want")
     n = int(n)

@@ -101,7 +101,7 @@ class Simulator:
         batch = self._check_live(state)
         a = checks.check_actions(action, batch, self.model.action_dim)
         return compiled.step(self.model, state, a, checks.check_key(key), self.temperature, rank=len(batch),
-                             decode=bool(decode), **self._kw())
+                             decode=checks.check_flag(decode, "decode"), **self._kw())
 
     def rollout(self, state: SimState, actions, key, *, decode: bool = True) -> tuple[SimState, StepOutput]:
         """actions: (*batch, T, A); one compiled lax.scan. Outputs have leading (*batch, T) axes."""
@@ -112,7 +112,7 @@ class Simulator:
                              f"got {tuple(a.shape)}: pass one action per step")
         a = checks.check_actions(a, batch + (a.shape[len(batch)],), self.model.action_dim, "actions")
         return compiled.rollout(self.model, state, a, checks.check_key(key), self.temperature, rank=len(batch),
-                                decode=bool(decode), **self._kw())
+                                decode=checks.check_flag(decode, "decode"), **self._kw())
 
     def fork(self, state: SimState, n: int) -> SimState:
         """n independent copies along a new leading axis (see ws.fork)."""
