@@ -35,16 +35,22 @@ REPORT_OFFSET, DEV_OFFSET = 4242, 9001  # held-out seed offsets of the report's 
 KEYS = ("vel_err", "vel_err_post", "ade", "fde", "count_acc", "colour_acc", "jump_rate", "psnr")
 
 
-def continue_clips(dyn, tok, ep, c: int, key, temperature: float, reproject: bool = False,
-                   anchor: bool = False) -> np.ndarray:
-    """Frames [0, c) of the truth, then generated ones: uint8 like ep.frames."""
+def episode_inputs(dyn, tok, ep):
+    """An episode as the dynamics takes it -> (frames uint8, latents, actions (zeros where none), (ids, mask))."""
     frames = np.asarray(ep.frames)
     lat = np.asarray(tok.encode(jnp.asarray(frames)))
     ids, mask, _ = encode_captions(ep.captions, dyn.config.max_text_bytes)
     acts = np.zeros(lat.shape[:2] + (dyn.config.action_dim,), np.float32)
     if ep.actions is not None and np.size(ep.actions):
         acts[:] = np.asarray(ep.actions)
-    gen = generate(dyn, lat, acts, (ids, mask), c, key, temperature=temperature, reproject=tok if reproject else None,
+    return frames, lat, acts, (ids, mask)
+
+
+def continue_clips(dyn, tok, ep, c: int, key, temperature: float, reproject: bool = False,
+                   anchor: bool = False) -> np.ndarray:
+    """Frames [0, c) of the truth, then generated ones: uint8 like ep.frames."""
+    frames, lat, acts, text = episode_inputs(dyn, tok, ep)
+    gen = generate(dyn, lat, acts, text, c, key, temperature=temperature, reproject=tok if reproject else None,
                    anchor=anchor)
     out = np.asarray(tok.decode(jnp.asarray(gen)))
     return np.concatenate([frames[:, :c], out[:, c:]], axis=1)
@@ -203,9 +209,14 @@ def main():
             if args.sheet:
                 write_sheet(args.sheet, f"{w}_{split}", np.concatenate([truth[:4], pred[:4]], axis=3))
                 write_sheet(args.sheet, f"{w}_{split}_text", t["frames"][None, :16])
+    finish(results, t0, args.json)
+
+
+def finish(results: dict, t0: float, path: str | None) -> None:
+    """Record the run's seconds, write the results as JSON (if a path is given) and say how long it took."""
     results["seconds"] = time.time() - t0
-    if args.json:
-        with open(args.json, "w") as f:
+    if path:
+        with open(path, "w") as f:
             json.dump(results, f, indent=2)
     print(f"done in {results['seconds']:.0f} s")
 
