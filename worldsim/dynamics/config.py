@@ -33,6 +33,9 @@ class DynamicsConfig:
     # the motion head also reads the anchor's layout: each ball's centre, radius and last move, and its neighbours'
     motion_layout: bool = False
     motion_gate: bool = False  # with motion_layout: each ball's change is gated (state.MotionHead)
+    noise_embed: bool = False  # each context frame's input carries an embedding of its noise level (diffusion
+    # forcing: trained with independent per-frame context noise, told to the model; zero-initialised, so a model
+    # fine-tuned from one without it starts out equal to it)
     flow_dim: int = 128  # flow-matching denoiser width
     flow_layers: int = 3  # denoiser transformer layers over the N tokens of the next frame
     flow_heads: int = 4  # denoiser attention heads

@@ -21,7 +21,7 @@ from worldsim.dynamics import anchor as anchor_lib
 from worldsim.dynamics import checks
 from worldsim.dynamics.cache import Cache, empty_cache, ring_slot, window_mask
 from worldsim.dynamics.config import DynamicsConfig
-from worldsim.dynamics.flow import FlowHead, sample
+from worldsim.dynamics.flow import FlowHead, sample, time_features
 from worldsim.dynamics.layers import QKV, Mlp, attend_logits, rope
 from worldsim.dynamics.layout import LayoutPrior
 from worldsim.dynamics.prior import FirstFramePrior
@@ -87,6 +87,8 @@ class DynamicsModel(nnx.Module):
         self.row = nnx.Param(small(rngs.params(), (s, 1, d)))  # 2-D position = row + column embedding
         self.col = nnx.Param(small(rngs.params(), (1, s, d)))
         self.action = nnx.Linear(cfg.action_dim, d, rngs=rngs)
+        self.noise_level = (nnx.Linear(d, d, kernel_init=nnx.initializers.zeros, rngs=rngs) if cfg.noise_embed
+                            else None)  # sinusoidal features of a frame's context-noise std -> its token offset
         self.prompt = nnx.Param(small(rngs.params(), (n, d)))  # the prompt frame's learned tokens
         self.no_text = nnx.Param(small(rngs.params(), (d,)))  # stands in for the text embedding when there is none
         self.text = TextEncoder(cfg, rngs=rngs)
@@ -112,12 +114,19 @@ class DynamicsModel(nnx.Module):
     def _pos2d(self):
         return (self.row[...] + self.col[...]).reshape(self.config.tokens_per_frame, -1)  # (N, d)
 
-    def _embed_frames(self, z, a):
-        """z (B, T, g, g, D), a (B, T, A) or None -> (B, T, N, d)."""
+    def _embed_frames(self, z, a, noise=None):
+        """z (B, T, g, g, D), a (B, T, A) or None, noise (B, T) context-noise stds or None (= clean) -> (B, T, N, d).
+        noise is read only by a model with a noise-level embedding (DynamicsConfig.noise_embed)."""
         x = self.inp(self.to_tokens(z)) + self._pos2d()
         if a is None:  # no actions == zero actions, so a model trained with actions also runs without them
             a = jnp.zeros(z.shape[:2] + (self.config.action_dim,), jnp.float32)
-        return x + self.action(a)[:, :, None, :]
+        x = x + self.action(a)[:, :, None, :]
+        if self.noise_level is not None:
+            n = jnp.zeros(z.shape[:2], jnp.float32) if noise is None else jnp.broadcast_to(
+                jnp.asarray(noise, jnp.float32), z.shape[:2])
+            feats = time_features(n.reshape(-1), self.config.d_model).reshape(z.shape[:2] + (-1,))
+            x = x + self.noise_level(feats)[:, :, None, :]
+        return x
 
     def encode_text(self, text) -> jax.Array:
         """Prompts (list of str) or (bytes, mask) arrays from encode_prompts -> (B, d_model) text embeddings,
@@ -150,8 +159,10 @@ class DynamicsModel(nnx.Module):
 
     # ----- teacher-forced -----
 
-    def forward(self, latents, actions=None, text=None, text_emb=None) -> jax.Array:
+    def forward(self, latents, actions=None, text=None, text_emb=None, noise_level=None) -> jax.Array:
         """latents (B, T, g, g, D), actions (B, T, A) -> hidden (B, T + 1, N, d_model); position 0 = prompt.
+        noise_level (B, T): the std of the noise on each input frame, for a model with DynamicsConfig.noise_embed
+        (None = clean frames).
 
         text: a list of B (or 1) prompts, or (bytes, mask) from encode_prompts (use these under jit);
         text_emb: precomputed (B, d_model) embeddings instead (e.g. model.encode_text(prompts)).
@@ -160,7 +171,8 @@ class DynamicsModel(nnx.Module):
         z = checks.check_latents(latents, cfg.latent_shape)
         b, t = z.shape[:2]
         a = checks.check_actions(actions, (b, t), cfg.action_dim)
-        x = jnp.concatenate([self._embed_prompt(b, text, text_emb)[:, None], self._embed_frames(z, a)], axis=1)
+        x = jnp.concatenate([self._embed_prompt(b, text, text_emb)[:, None], self._embed_frames(z, a, noise_level)],
+                            axis=1)
         for blk in self.blocks:
             x = blk(x)
         return self.norm(x)
@@ -189,16 +201,18 @@ class DynamicsModel(nnx.Module):
         zero = jnp.zeros((), jnp.int32)
         return self._run_cached(cache, x, zero, zero, valid, zero)
 
-    def step(self, cache: Cache, latent, action=None) -> tuple[jax.Array, Cache]:
+    def step(self, cache: Cache, latent, action=None, noise_level=None) -> tuple[jax.Array, Cache]:
         """Feed latent frame z_t (B, g, g, D) and action a_t (B, A) -> (hidden (B, N, d) predicting z_{t+1},
-        cache). Call prefill first. Same shapes and cost at every t."""
+        cache). noise_level (B,) or scalar: the std of the noise on z_t (see forward). Call prefill first. Same
+        shapes and cost at every t."""
         cfg = self.config
         z = checks.check_latents(latent, cfg.latent_shape, frames=False)
         b = cache.k.shape[1]
         if z.shape[0] != b:
             raise ValueError(f"latent batch {z.shape[0]} != cache batch {b}: init_cache with the same batch size")
         a = checks.check_actions(action, (b,), cfg.action_dim)
-        x = self._embed_frames(z[:, None], None if a is None else a[:, None])[:, 0]
+        noise = None if noise_level is None else jnp.broadcast_to(jnp.asarray(noise_level, jnp.float32), (b,))[:, None]
+        x = self._embed_frames(z[:, None], None if a is None else a[:, None], noise)[:, 0]
         slot = ring_slot(cache.t, cfg.window)
         valid = cache.valid.at[slot].set(True)
         return self._run_cached(cache, x, cache.t + 1, slot, valid, cache.t + 1)

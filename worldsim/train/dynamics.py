@@ -52,6 +52,8 @@ class DynamicsTrainConfig:
     text_dropout: float = 0.1  # probability of dropping a clip's caption (trains the no-text case; CFG later)
     context_noise: float = 0.0  # max std of Gaussian noise on the model's input latents (per clip, uniform in
     # [0, max]); targets stay clean, so the model learns to correct slightly-off frames as its own rollouts make them
+    frame_noise: bool = False  # context noise drawn per frame (independent stds in [0, context_noise]) and told to
+    # the model (needs model.noise_embed); off: one std per clip, not told (the shipped run)
     self_rollout: int = 0  # passes of the model's own samples as context (0 = off; see self_context): after k
     # passes the replaced frames hold k-step rollout errors, and the targets stay the true frames
     self_rollout_share: float = 0.5  # share of clips whose context is replaced from a random frame on
@@ -95,6 +97,9 @@ class DynamicsTrainConfig:
             raise ValueError(f"self_rollout={self.self_rollout} must be >= 0, self_rollout_steps="
                              f"{self.self_rollout_steps} >= 1, self_rollout_share={self.self_rollout_share} in (0, 1] "
                              f"and self_rollout_temperature={self.self_rollout_temperature} >= 0")
+        if self.frame_noise and not (self.model.noise_embed and self.context_noise > 0):
+            raise ValueError("frame_noise=True tells the model each frame's noise level: it needs "
+                             "model.noise_embed=True and context_noise > 0")
         if not 0 <= self.text_dropout < 1:
             raise ValueError(f"text_dropout={self.text_dropout}: use a probability in [0, 1)")
         if self.state_weight < 0 or self.weight_decay < 0 or self.clip_norm <= 0:
@@ -191,7 +196,7 @@ def masked_state_loss(pred: StatePred, pos, vel, present, has_state) -> tuple[ja
 
 
 def _forward_loss(model: DynamicsModel, batch: dict, key, text_dropout: float, state_weight: float,
-                  context_noise: float = 0.0, rollout: SelfRollout | None = None):
+                  context_noise: float = 0.0, rollout: SelfRollout | None = None, frame_noise: bool = False):
     """-> (loss, metrics, hidden (B, T + 1, N, d)). With text_dropout = 0, context_noise = 0, no rollout and every
     clip holding state this is dynamics.teacher_forced_loss(model, latents, key, ...) exactly. rollout: the
     model's own samples replace part of the context (self_rollout.py); the targets stay the true frames."""
@@ -202,10 +207,13 @@ def _forward_loss(model: DynamicsModel, batch: dict, key, text_dropout: float, s
     if rollout is not None and rollout.passes > 0:
         z_in = self_context(model, z, batch["actions"], (batch["text_ids"], mask), jax.random.fold_in(key, 5),
                             rollout)
+    level = None
     if context_noise > 0:  # noisy inputs, clean targets (noise augmentation against rollout drift)
-        std = context_noise * jax.random.uniform(jax.random.fold_in(key, 2), (z.shape[0],) + (1,) * (z.ndim - 1))
+        shape = z.shape[:2] if frame_noise else z.shape[:1]  # a std per frame (told to the model) or per clip
+        level = context_noise * jax.random.uniform(jax.random.fold_in(key, 2), shape)
+        std = level.reshape(shape + (1,) * (z.ndim - len(shape)))
         z_in = z_in + std * jax.random.normal(jax.random.fold_in(key, 3), z.shape)
-    h = model(z_in, batch["actions"], text=(batch["text_ids"], mask))
+    h = model(z_in, batch["actions"], text=(batch["text_ids"], mask), noise_level=level if frame_noise else None)
     loss = flow = flow_loss(model.flow, h[:, : z.shape[1]], model.to_tokens(z), key)
     metrics = {"flow_loss": flow}
     if model.prior is not None:  # first frames from their captions, swapped for the null prompt as often
@@ -233,12 +241,13 @@ def rollout_settings(cfg: DynamicsTrainConfig) -> SelfRollout | None:
     return SelfRollout(cfg.self_rollout, cfg.self_rollout_share, cfg.self_rollout_steps, cfg.self_rollout_temperature)
 
 
-@nnx.jit(static_argnames=("text_dropout", "state_weight", "context_noise", "mesh", "rollout"))
+@nnx.jit(static_argnames=("text_dropout", "state_weight", "context_noise", "mesh", "rollout", "frame_noise"))
 def train_step(model: DynamicsModel, opt: nnx.Optimizer, batch: dict, key, text_dropout: float, state_weight: float,
-               context_noise: float = 0.0, mesh=None, rollout: SelfRollout | None = None):
+               context_noise: float = 0.0, mesh=None, rollout: SelfRollout | None = None, frame_noise: bool = False):
     """One optimizer step. With a mesh (worldsim.train.mesh), the updated state keeps its FSDP shardings."""
     def loss_fn(m):
-        loss, metrics, _ = _forward_loss(m, batch, key, text_dropout, state_weight, context_noise, rollout)
+        loss, metrics, _ = _forward_loss(m, batch, key, text_dropout, state_weight, context_noise, rollout,
+                                         frame_noise)
         return loss, metrics
 
     (_, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
@@ -268,6 +277,7 @@ def eval_step(model: DynamicsModel, batch: dict, key) -> dict:
 
 _prefill = nnx.jit(lambda m, cache, ids, mask: m.prefill(cache, text=(ids, mask)))
 _advance = nnx.jit(lambda m, cache, z, a: m.step(cache, z, a))
+_advance_noisy = nnx.jit(lambda m, cache, z, a, level: m.step(cache, z, a, level))
 _sample = nnx.jit(lambda m, h, key, temperature: m.sample_frame(h, key, temperature=temperature))
 _sample_guided = nnx.jit(lambda m, h, hu, key, temperature, guidance: m.sample_frame(
     h, key, temperature=temperature, h_uncond=hu, guidance=guidance))
@@ -282,7 +292,8 @@ _reencode = nnx.jit(lambda tok, prev, z: tok.encode(jnp.stack([prev, tok.decode(
 
 
 def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, key, *,
-             temperature: float = 1.0, reproject=None, guidance: float = 1.0, anchor: bool = False) -> np.ndarray:
+             temperature: float = 1.0, reproject=None, guidance: float = 1.0, anchor: bool = False,
+             context_noise: float = 0.0) -> np.ndarray:
     """Condition on the first `prompt_frames` latent frames of clips (B, T, g, g, D) (or one clip (T, g, g, D)),
     their captions (ids, mask) and actions (B, T, A); sample the rest one frame at a time with the KV cache.
     prompt_frames=0 generates from the text alone. Returns latents shaped like `latents`.
@@ -293,7 +304,12 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
     else from the flow head. guidance != 1: classifier-free guidance of a generated first frame towards the
     caption (the prior's, or the flow head's when the model has no prior). anchor: hold each generated frame to
     the balls of the last given (or the first generated) frame (worldsim.dynamics.anchor; the model needs a layout
-    prior and a state head)."""
+    prior and a state head). context_noise: for a model with a noise-level embedding (DynamicsConfig.noise_embed),
+    each generated frame enters the context with Gaussian noise of this std, and the model is told so (given
+    frames enter clean), as diffusion forcing samples."""
+    if context_noise and not model.config.noise_embed:
+        raise ValueError(f"context_noise={context_noise} needs a model with a noise-level embedding "
+                         "(DynamicsConfig.noise_embed=True): use context_noise=0")
     single = np.ndim(latents) == 4
     if single:
         latents, actions = latents[None], actions[None]
@@ -326,7 +342,11 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
             prev = _decode(reproject, z[:, None])[:, 0]
         out.append(np.asarray(z))
         if t + 1 < t_len:
-            h, cache = _advance(model, cache, z, jnp.asarray(actions[:, t]))
+            if context_noise and t >= prompt_frames:
+                z_in = z + context_noise * jax.random.normal(jax.random.fold_in(k_t, 7), z.shape)
+                h, cache = _advance_noisy(model, cache, z_in, jnp.asarray(actions[:, t]), jnp.float32(context_noise))
+            else:
+                h, cache = _advance(model, cache, z, jnp.asarray(actions[:, t]))
             if anchor and t == first_held - 1:
                 z_prev = jnp.asarray(latents[:, t - 1], jnp.float32) if t >= 1 else None  # a given frame before
                 held = _start_anchor(model, z, h, z_prev)
@@ -478,7 +498,7 @@ def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False,
             b = data.batch(step, cfg.batch_size, cfg.seed, cfg.clip_frames)
             batch = shard_batch({k: b[k] for k in _STEP_KEYS}, mesh)  # this process's rows of the global batch
             metrics = train_step(model, opt, batch, jax.random.fold_in(base, step), cfg.text_dropout, cfg.state_weight,
-                                 cfg.context_noise, mesh=mesh, rollout=rollout)
+                                 cfg.context_noise, mesh=mesh, rollout=rollout, frame_noise=cfg.frame_noise)
             done = step + 1
             loss = float(metrics["loss"])  # every step (cheap on CPU): never train on, or checkpoint, a NaN
             if not np.isfinite(loss):
