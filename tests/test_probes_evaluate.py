@@ -236,3 +236,11 @@ def test_text_accuracy_reads_the_sizes_a_caption_names():
     other = {"small": "large", "medium": "small", "large": "medium"}
     wrong = [dict(f, balls=[dict(b, size=other[b["size"]]) for b in f["balls"]]) for f in ep.facts]
     assert text_accuracy(first, wrong)["size_acc"] <= 0.1
+
+
+def test_markdown_tables_escape_bars_in_cells():
+    from worldsim.probes.report_markdown import _table
+
+    lines = _table(["measure", "model"], [["momentum drift |dP| / P0", "0.1"]])
+    assert lines[2] == "| momentum drift \\|dP\\| / P0 | 0.1 |"
+    assert all(line.replace("\\|", "").count("|") == 3 for line in lines)  # two cells per row, whatever they hold

@@ -43,8 +43,13 @@ def fmt(x) -> str:
     return f"{x:.3g}"
 
 
+def _cells(cells: list[str]) -> str:
+    """One table row; a '|' inside a cell (as in |dP|) is escaped, or it would split the cell."""
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+    return [_cells(header), "|" + "---|" * len(header), *(_cells(r) for r in rows)]
 
 
 def split_table(entry: dict) -> list[str]:
