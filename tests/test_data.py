@@ -15,7 +15,7 @@ def test_mixture_is_deterministic_per_batch_index():
     assert np.array_equal(a, b) and not np.array_equal(a, c)
     with pytest.raises(ValueError, match="held out"):
         WorldMixture(("gravity",), seed=HELD_OUT_SEED)
-    with pytest.raises(ValueError, match="only flag"):
+    with pytest.raises(ValueError, match=r"flags are \+occluder, \+idle"):
         WorldMixture(("gravity+wind",))
 
 

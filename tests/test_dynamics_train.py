@@ -282,7 +282,7 @@ def test_bad_configs_and_paths(reference, tokenizer_dir, tokenizer, tmp_path, mo
         (dict(text_dropout=1.0), "text_dropout"),
         (dict(worlds=()), "nothing to train on"),
         (dict(worlds=("bouncing_ball",)), "unknown world"),
-        (dict(worlds=("gravity+wind",)), "only flag"),
+        (dict(worlds=("gravity+wind",)), r"flags are \+occluder, \+idle"),
         (dict(seed=HELD_OUT_SEED), "training seeds"),
         (dict(lr=0.0), "learning rate"),
         (dict(latent_dtype="bf16"), "latent_dtype"),

@@ -6,6 +6,9 @@ the old trunk's hidden states, the second draws only text-only first frames, and
     # round 1, from the shipped weights (the two runs shared the 2 cores: 26 and 34 min)
     python experiments/default/finetune_rollouts.py --variant control --workdir runs/ft_control --steps 1200
     python experiments/default/finetune_rollouts.py --variant self2 --workdir runs/ft_self2 --steps 1200
+    # later, the same way (these two shared the cores: 33 min each)
+    python experiments/default/finetune_rollouts.py --variant self1 --workdir runs/ft_self1 --steps 1200
+    python experiments/default/finetune_rollouts.py --variant noise --workdir runs/ft_noise --steps 1200
     # round 2, each from its round-1 weights, push with idle stretches
     W=bouncing_balls,gravity,push+idle,bouncing_balls+occluder
     python experiments/default/finetune_rollouts.py --variant control --init runs/ft_control/model --worlds $W \
