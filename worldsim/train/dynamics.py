@@ -29,9 +29,9 @@ from worldsim.dynamics.state import StatePred
 from worldsim.train import hosts
 from worldsim.train.checkpoint import Checkpointer
 from worldsim.train.logging import NullLogger, TrainLogger
+from worldsim.train.mesh import check_batch, constrain, make_mesh, place, replicate, shard_batch
 from worldsim.train.self_rollout import SelfRollout, self_context
 from worldsim.train.warm_start import warm_start
-from worldsim.train.mesh import check_batch, constrain, make_mesh, place, replicate, shard_batch
 
 
 @dataclass(frozen=True)
