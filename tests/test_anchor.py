@@ -335,3 +335,9 @@ def test_a_layout_reading_motion_head_moves_balls_on_from_their_last_move(render
     assert float(jnp.abs(gated.read_motion(h, None, anc) - base).max()) > 1e-4  # a new gate is open, not fully
     gated.motion_head.gate.bias[...] = jnp.full((1,), -30.0)  # closed: each ball moves on by its last move
     np.testing.assert_allclose(gated.read_motion(h, None, anc)[0], move[0], atol=1e-6)
+
+
+def test_the_anchors_frame_interval_is_the_worlds():
+    from worldsim.worlds.config import WorldConfig
+
+    assert A.FRAME_DT == WorldConfig().dt

@@ -35,9 +35,10 @@ import jax.numpy as jnp
 import optax
 
 from worldsim.dynamics.layout import Layout, LayoutRenderer, offsets, other_pairs
-from worldsim.worlds.config import WorldConfig
 
-FRAME_DT = WorldConfig().dt  # seconds between frames of the worlds the state head's velocities were learned on
+# seconds between frames of the worlds the state head's velocities were learned on (WorldConfig.dt; written here,
+# not imported: the model knows nothing of the worlds; tests/test_anchor.py checks the two agree)
+FRAME_DT = 0.05
 START_STEPS, START_LR = 80, 0.003  # on the given frame: centres (from the state head) and radii (from START_RADIUS)
 START_RADIUS = 0.06  # world units; the worlds' radii are 0.04-0.1
 # Mean squared latent error of the fitted layout's frame above which the anchor stays off: in-distribution starting
