@@ -120,6 +120,8 @@ def cmd_train(args) -> None:
 
         if args.tokenizer is not None:
             raise ValueError("--tokenizer is for `worldsim train dynamics` (the frozen tokenizer it trains over)")
+        if args.init is not None or args.self_rollout is not None:
+            raise ValueError("--init and --self-rollout are for `worldsim train dynamics`")
     if args.videos_only and not args.video_folder:
         raise ValueError("--videos-only needs --video-folder DIR")
     cfg = getattr(Config, args.preset)()
@@ -131,8 +133,6 @@ def cmd_train(args) -> None:
         cfg = dataclasses.replace(cfg, video_folder=args.video_folder, worlds=() if args.videos_only else cfg.worlds)
     if args.batch_size is not None:
         cfg = _with_batch(cfg, args.batch_size)
-    if args.component != "dynamics" and (args.init is not None or args.self_rollout is not None):
-        raise ValueError("--init and --self-rollout are for `worldsim train dynamics`")
     if args.component == "dynamics":
         if args.tokenizer is not None:
             cfg = dataclasses.replace(cfg, tokenizer=args.tokenizer)

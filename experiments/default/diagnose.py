@@ -32,9 +32,8 @@ from worldsim.probes.tracker import objects, track
 from worldsim.tokenizer.load import load as load_tokenizer
 from worldsim.train.dynamics import generate
 
-from evaluate import episode_inputs, finish, write_sheet  # noqa: E402  (a sibling script: run from anywhere, python puts its folder on the path)
-
-DEV_OFFSET = 9001  # evaluate.py's development clips
+# a sibling script (python puts the script's folder on the path): the same clips, inputs and result files
+from evaluate import DEV_OFFSET, episode_inputs, finish, write_sheet  # noqa: E402
 
 
 def one_step(dyn, tok, lat, acts, text, key, temperature: float, reproject: bool):

@@ -17,8 +17,6 @@ from worldsim.worlds.palette import OCCLUDER_GREY
 
 GREY_TOLERANCE = 0.1  # per channel, in [0, 1]: the bar's grey, not a ball's blend with it
 
-CURVE_KEYS = ("count_curve", "speed_ratio_curve", "found_curve", "radius_ratio_curve")
-
 
 def _speeds(pos: np.ndarray, ok: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
     """Tracked speeds (B, T, K) from positions (B, T, K, 2): |pos_t - pos_{t-1}| / dt where ok at both frames;
@@ -27,10 +25,6 @@ def _speeds(pos: np.ndarray, ok: np.ndarray, dt: float) -> tuple[np.ndarray, np.
     pairs = ok[:, 1:] & ok[:, :-1] & np.isfinite(step)
     speed = np.concatenate([np.full_like(step[:, :1], np.nan), step], axis=1)
     return speed, np.concatenate([np.zeros_like(pairs[:, :1]), pairs], axis=1)
-
-
-def _window_mean(x: np.ndarray, mask: np.ndarray, lo: int, hi: int) -> float:
-    return masked_mean(x[:, lo:hi], mask[:, lo:hi])
 
 
 def long_rollout(a: Aligned, first: int = 16) -> dict:
@@ -50,9 +44,8 @@ def long_rollout(a: Aligned, first: int = 16) -> dict:
     found = (a.pred_present[:, c:] | ~present[:, c:])  # (B, H, K)
     found_curve = np.asarray([masked_mean(found[:, i], present[:, c + i]) for i in range(t - c)])
     truth_pos = np.where(a.truth_present[..., None], a.pos, np.nan)
-    v_hat, ok_hat = _speeds(a.pos_hat, a.pred_present & a.truth_present, a.dt)
-    v_true, _ = _speeds(truth_pos, a.truth_present, a.dt)
-    ok = ok_hat  # the same ball-steps for both, so the ratio compares like with like
+    v_hat, ok = _speeds(a.pos_hat, a.pred_present & a.truth_present, a.dt)
+    v_true, _ = _speeds(truth_pos, a.truth_present, a.dt)  # on the model's ball-steps: like compared with like
     num = np.where(ok, v_hat, 0.0).sum((0, 2))
     den = np.where(ok, v_true, 0.0).sum((0, 2))
     with np.errstate(invalid="ignore", divide="ignore"):
