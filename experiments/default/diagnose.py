@@ -49,7 +49,7 @@ def one_step(dyn, tok, lat, acts, text, key, temperature: float, reproject: bool
     return np.concatenate([lat[:, :1], np.asarray(z)], axis=1)
 
 
-def step_speed_ratio(pred_frames, truth_frames, ep, c: int) -> np.ndarray:
+def step_speed_ratio(pred_frames, truth_frames, ep) -> np.ndarray:
     """(T,) per frame t: tracked |x_hat_t - x_{t-1}| / |x_t - x_{t-1}|, summed over balls (x_{t-1}: the TRUE frame's
     track), for one-step predictions whose context is the truth."""
     colour = np.asarray(ep.states.colour)
@@ -65,7 +65,7 @@ def step_speed_ratio(pred_frames, truth_frames, ep, c: int) -> np.ndarray:
         return np.concatenate([[np.nan], num / den])
 
 
-def decoder_robustness(tok, lat, frames, ep, sigmas, key) -> dict:
+def decoder_robustness(tok, lat, ep, sigmas, key) -> dict:
     """Decode true latents + N(0, sigma^2): share of present balls found, and tracked radius / clean decode's."""
     colour, present = np.asarray(ep.states.colour), np.asarray(ep.states.present)
     clean = objects(track(np.asarray(tok.decode(jnp.asarray(lat)))), colour)
@@ -140,13 +140,13 @@ def main():
         row = {}
         if not args.rollouts_only:
             recon = np.asarray(tok.decode(jnp.asarray(lat)))  # the tokenizer's own round trip: the ratio's floor
-            row["recon_speed_ratio"] = float(np.nanmean(step_speed_ratio(recon, frames, ep, 3)[3:]))
+            row["recon_speed_ratio"] = float(np.nanmean(step_speed_ratio(recon, frames, ep)[3:]))
             print(f"{w} reconstructions: speed ratio {row['recon_speed_ratio']:.3f}", flush=True)
         # 1. one step from true context, at several temperatures, against free rollouts
         for temp in [] if args.rollouts_only else sorted({0.0, args.temperature, 1.0}):
             z1 = one_step(dyn, tok, lat, acts, text, jax.random.fold_in(k, 1), temp, rep)
             f1 = np.asarray(tok.decode(jnp.asarray(z1)))
-            curve = step_speed_ratio(f1, frames, ep, 3)
+            curve = step_speed_ratio(f1, frames, ep)
             err = np.sqrt(np.mean((z1[:, 1:] - lat[:, 1:]) ** 2))
             a1 = align(np.concatenate([frames[:, :1], f1[:, 1:]], 1), frames, ep.states, 1, ep.dt)
             found = masked_mean(a1.pred_present[:, 1:], a1.present[:, 1:])
@@ -159,7 +159,7 @@ def main():
             sigma = row[f"one_step_T{args.temperature}"]["latent_rmse"]
             row["copy_last_latent_rmse"] = float(np.sqrt(np.mean((lat[:, 1:] - lat[:, :-1]) ** 2)))
             # 2. decoder robustness
-            row["decoder_noise"] = decoder_robustness(tok, lat, frames, ep, [sigma, 2 * sigma, 4 * sigma],
+            row["decoder_noise"] = decoder_robustness(tok, lat, ep, [sigma, 2 * sigma, 4 * sigma],
                                                       jax.random.fold_in(k, 2))
             print(f"{w} decoder + noise: {json.dumps(row['decoder_noise'])}", flush=True)
         # 3. free rollouts after c = 3 and c = late_c given frames
