@@ -132,13 +132,13 @@ def test_the_simulator_draws_text_only_first_frames_from_the_prior():
 
 
 def test_the_trainers_objective_includes_the_prior():
-    from worldsim.train.dynamics import _forward_loss
+    from worldsim.train.dynamics import batch_loss
 
     m = perturbed()
     z = jnp.asarray(np.random.default_rng(0).normal(size=(2, 3) + CFG.latent_shape), jnp.float32)
     ids, mask = encode_prompts(PROMPTS, CFG.max_text_bytes)
     batch = {"latents": z, "actions": jnp.zeros((2, 3, CFG.action_dim)), "text_ids": ids, "text_mask": mask}
-    loss, metrics, _ = _forward_loss(m, batch, jax.random.key(0), text_dropout=0.0, state_weight=0.0)
+    loss, metrics, _ = batch_loss(m, batch, jax.random.key(0), text_dropout=0.0, state_weight=0.0)
     want, parts = teacher_forced_loss(m, z, jax.random.key(0), actions=batch["actions"], text=(ids, mask))
     np.testing.assert_allclose(loss, want, rtol=1e-5)
     np.testing.assert_allclose(metrics["prior_loss"], parts["prior_loss"], rtol=1e-5)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from worldsim.tokenizer.evaluate import evaluate
+from worldsim.probes.tokenizer_quality import evaluate
 from worldsim.tokenizer.load import load
 
 

@@ -37,7 +37,7 @@ from worldsim.data.latents import LatentDataset, tokenizer_fingerprint  # noqa: 
 from worldsim.dynamics import DynamicsModel  # noqa: E402
 from worldsim.io.params import flatten_tree, nest_tree  # noqa: E402
 from worldsim.train.dynamics import (  # noqa: E402
-    _STEP_KEYS, DynamicsTrainConfig, _forward_loss, eval_step, fit_to_tokenizer, rollout_settings)
+    _STEP_KEYS, DynamicsTrainConfig, batch_loss, eval_step, fit_to_tokenizer, rollout_settings)
 
 
 def config(args) -> DynamicsTrainConfig:
@@ -123,8 +123,8 @@ def main():
 
         def loss_fn(p):
             model = nnx.merge(graphdef, p, rest)
-            loss, metrics, _ = _forward_loss(model, batch, k_loss, cfg.text_dropout, cfg.state_weight,
-                                             cfg.context_noise, rollout_settings(cfg))
+            loss, metrics, _ = batch_loss(model, batch, k_loss, cfg.text_dropout, cfg.state_weight,
+                                          cfg.context_noise, rollout_settings(cfg))
             return loss, metrics
 
         (_, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)

@@ -6,7 +6,7 @@
 import argparse
 import json
 
-from worldsim.tokenizer.evaluate import evaluate, throughput
+from worldsim.probes.tokenizer_quality import evaluate, throughput
 from worldsim.tokenizer.load import load
 
 BAR = {"psnr_db": 35.0, "track_err_px": 0.3, "count_preserved": 1.0}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from worldsim.dynamics import states_by_colour
+from worldsim.data.states import states_by_colour
 from worldsim.sim import Readout, SimState, WorldModel, core
 from worldsim.worlds import COLOUR_NAMES, WorldConfig, dynamics as world_dynamics
 from worldsim.worlds.state import BallState

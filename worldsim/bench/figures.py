@@ -121,7 +121,7 @@ def train_rate(cfg=None, batch: int = 16, frames: int = 16, reps: int = 3) -> di
     """P4 numerator: FLOP/s of a dynamics training step (gradient FLOPs by XLA's count; the optimizer's few
     FLOPs per parameter are left out), timed as the real train_step with its optimizer update."""
     from worldsim.dynamics import DynamicsModel
-    from worldsim.train.dynamics import DynamicsTrainConfig, _forward_loss, make_optimizer, train_step
+    from worldsim.train.dynamics import DynamicsTrainConfig, batch_loss, make_optimizer, train_step
 
     cfg = cfg or DynamicsTrainConfig.small().replace(batch_size=batch, clip_frames=frames)
     m = cfg.model
@@ -143,8 +143,8 @@ def train_rate(cfg=None, batch: int = 16, frames: int = 16, reps: int = 3) -> di
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
     def loss(p, batch, k):
-        return _forward_loss(nnx.merge(graphdef, p, rest), batch, k, cfg.text_dropout, cfg.state_weight,
-                             cfg.context_noise)[0]
+        return batch_loss(nnx.merge(graphdef, p, rest), batch, k, cfg.text_dropout, cfg.state_weight,
+                          cfg.context_noise)[0]
 
     n = flops(jax.jit(jax.value_and_grad(loss)), params, data, key)
     sec = best_time(lambda: train_step(model, opt, data, key, cfg.text_dropout, cfg.state_weight,

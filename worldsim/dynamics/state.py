@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from worldsim.data.states import states_by_colour  # noqa: F401  (re-exported beside the state head)
 from worldsim.dynamics.config import DynamicsConfig
 from worldsim.dynamics.layers import Mlp
 from worldsim.dynamics.layout import offsets, other_pairs
@@ -123,17 +124,6 @@ def layout_features(balls):
     rel = move[..., :, None, :] - move[..., None, :, :]
     pair = jnp.concatenate([5.0 * off, 10.0 * gap, rel, jnp.broadcast_to(known[..., None], gap.shape)], axis=-1)
     return ball, pair, other_pairs(balls.present)
-
-
-def states_by_colour(pos, vel, colour, present, num_colours: int = 6):
-    """World ball slots (..., K) -> colour slots (..., C): (pos (..., C, 2), vel (..., C, 2), present (..., C))."""
-    onehot = (colour[..., :, None] == jnp.arange(num_colours)) & present[..., :, None]  # (..., K, C)
-    w = onehot.astype(pos.dtype)
-    return (
-        jnp.einsum("...kc,...kd->...cd", w, pos),
-        jnp.einsum("...kc,...kd->...cd", w, vel),
-        onehot.any(axis=-2),
-    )
 
 
 def state_loss(pred: StatePred, target_pos, target_vel, target_present) -> tuple[jax.Array, dict]:

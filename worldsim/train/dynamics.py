@@ -195,8 +195,8 @@ def masked_state_loss(pred: StatePred, pos, vel, present, has_state) -> tuple[ja
     return bce + pos_mse + vel_mse, {"state_bce": bce, "state_pos_mse": pos_mse, "state_vel_mse": vel_mse}
 
 
-def _forward_loss(model: DynamicsModel, batch: dict, key, text_dropout: float, state_weight: float,
-                  context_noise: float = 0.0, rollout: SelfRollout | None = None, frame_noise: bool = False):
+def batch_loss(model: DynamicsModel, batch: dict, key, text_dropout: float, state_weight: float,
+               context_noise: float = 0.0, rollout: SelfRollout | None = None, frame_noise: bool = False):
     """-> (loss, metrics, hidden (B, T + 1, N, d)). With text_dropout = 0, context_noise = 0, no rollout and every
     clip holding state this is dynamics.teacher_forced_loss(model, latents, key, ...) exactly. rollout: the
     model's own samples replace part of the context (self_rollout.py); the targets stay the true frames."""
@@ -246,8 +246,8 @@ def train_step(model: DynamicsModel, opt: nnx.Optimizer, batch: dict, key, text_
                context_noise: float = 0.0, mesh=None, rollout: SelfRollout | None = None, frame_noise: bool = False):
     """One optimizer step. With a mesh (worldsim.train.mesh), the updated state keeps its FSDP shardings."""
     def loss_fn(m):
-        loss, metrics, _ = _forward_loss(m, batch, key, text_dropout, state_weight, context_noise, rollout,
-                                         frame_noise)
+        loss, metrics, _ = batch_loss(m, batch, key, text_dropout, state_weight, context_noise, rollout,
+                                      frame_noise)
         return loss, metrics
 
     (_, metrics), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
@@ -262,7 +262,7 @@ def train_step(model: DynamicsModel, opt: nnx.Optimizer, batch: dict, key, text_
 def eval_step(model: DynamicsModel, batch: dict, key) -> dict:
     """Teacher-forced losses on held-out clips, plus one-step prediction error in latent space: a sampled next
     frame vs the copy-last-frame and linear-extrapolation (latent constant velocity) baselines."""
-    _, metrics, h = _forward_loss(model, batch, key, 0.0, 1.0)
+    _, metrics, h = batch_loss(model, batch, key, 0.0, 1.0)
     z = batch["latents"]  # (B, T, g, g, D); h[:, p] predicts z[:, p]
     pred = model.sample_frame(h[:, 2 : z.shape[1]], jax.random.fold_in(key, 2))  # z_2 .. z_{T-1}
     target = z[:, 2:]
