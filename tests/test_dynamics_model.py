@@ -94,9 +94,16 @@ def test_forward_shapes_and_dtypes(model, data):
     assert frames.shape == (B, T + 1) + TINY.latent_shape and frames.dtype == jnp.float32
 
 
-@pytest.mark.parametrize("cond", ["text", "none"])
-def test_cached_steps_equal_teacher_forced_forward(model, data, cond):
+@pytest.fixture(scope="module")
+def delta_model():
+    return randomised(TINY.replace(frame_delta=True), seed=5)
+
+
+@pytest.mark.parametrize("cond", ["text", "none", "delta"])
+def test_cached_steps_equal_teacher_forced_forward(model, delta_model, data, cond):
     z, a = data
+    if cond == "delta":  # the cache carries the last frame, whose change the next step's input reads
+        model = delta_model
     if cond == "text":
         full = forward_text(model, z, a, *TEXT)  # (B, T+1, N, d)
         h, cache = prefill(model, model.init_cache(B), *TEXT)
@@ -116,8 +123,10 @@ def test_no_actions_equals_zero_actions(model, data):
     np.testing.assert_array_equal(forward(model, z, jnp.zeros((B, T, 0))), ref)  # passive worlds' (B, T, 0) actions
 
 
-def test_causal_in_time(model, data):
+@pytest.mark.parametrize("which", ["plain", "delta"])
+def test_causal_in_time(model, delta_model, data, which):
     z, a = data
+    model = delta_model if which == "delta" else model
     full = forward(model, z, a)
     for j in (0, 3, T - 2):  # latent frame j sits at position j + 1
         hz = forward(model, z.at[:, j].add(1.0), a)
@@ -152,10 +161,11 @@ def test_cache_has_fixed_shapes_and_step_never_retraces(model, data):
     for t in range(T):
         _, cache = step(model, cache, z[:, t], a[:, t])
         if t == 0:
-            traces = TRACES["step"]  # at most one trace so far (none if an earlier test traced it already)
+            traces = TRACES["step"]  # at most one trace per model structure (plain, frame_delta) in this file
         assert jax.tree.map(lambda x: (x.shape, x.dtype), cache) == shapes
         assert int(cache.t) == t + 1 and int(cache.valid.sum()) == 1 + min(t + 1, w)
-    assert TRACES["step"] == traces <= 1
+        np.testing.assert_array_equal(cache.last, z[:, t])
+    assert TRACES["step"] == traces <= 2
 
 
 def test_encode_prompts_refuses_bad_prompts():

@@ -9,6 +9,8 @@ the old trunk's hidden states, the second draws only text-only first frames, and
     # later, the same way (these two shared the cores: 33 min each)
     python experiments/default/finetune_rollouts.py --variant self1 --workdir runs/ft_self1 --steps 1200
     python experiments/default/finetune_rollouts.py --variant noise --workdir runs/ft_noise --steps 1200
+    # session 12, alone on the cores
+    python experiments/default/finetune_rollouts.py --variant delta --workdir runs/ft_delta --steps 1200
     # round 2, each from its round-1 weights, push with idle stretches
     W=bouncing_balls,gravity,push+idle,bouncing_balls+occluder
     python experiments/default/finetune_rollouts.py --variant control --init runs/ft_control/model --worlds $W \
@@ -20,7 +22,8 @@ the old trunk's hidden states, the second draws only text-only first frames, and
 Variants (batch 8, lr 2e-4 after 50 warmup steps, cosine to 2%; clips of 16 frames; context noise 0.1 as in the
 shipped run): control = more of the same training; self1 / self2 = + self-rollouts (worldsim.train.self_rollout),
 1 or 2 passes of 4-step samples at temperature 0.5, on half of the clips; noise = the context noise drawn per frame
-and told to the model through a (zero-initialised) noise-level embedding, diffusion-forcing style.
+and told to the model through a (zero-initialised) noise-level embedding, diffusion-forcing style; delta = each
+input frame also carries its change from the frame before (DynamicsConfig.frame_delta, zero-initialised).
 """
 
 from __future__ import annotations
@@ -37,7 +40,9 @@ VARIANTS = {
     "self2": {"self_rollout": 2},
     "self4": {"self_rollout": 4},
     "noise": {"frame_noise": True},  # per-frame context noise, told to the model (and the model's embedding of it)
+    "delta": {},  # the model's input also carries each frame's change from the one before (frame_delta)
 }
+MODEL_CHANGES = {"noise": {"noise_embed": True}, "delta": {"frame_delta": True}}
 
 
 WORLDS = ("bouncing_balls", "gravity", "push", "bouncing_balls+occluder")
@@ -48,7 +53,7 @@ def config(variant: str, steps: int, clips_per_world: int, batch: int, init: str
     shipped = DynamicsConfig.from_dict(read_meta("default")["model"])
     # the trunk, flow head and state head as shipped; no anchor motion head, no layout prior (not trained here)
     model = shipped.replace(motion_head=False, motion_layout=False, motion_gate=False, layout_dim=0,
-                            noise_embed=bool(VARIANTS[variant].get("frame_noise")))
+                            **MODEL_CHANGES.get(variant, {}))
     return DynamicsTrainConfig(
         model=model, init=init, worlds=worlds, clips_per_world=clips_per_world, clip_frames=16, batch_size=batch,
         steps=steps, lr=2e-4, warmup=50, context_noise=0.1, val_clips=16, val_every=200, sample_every=0,

@@ -26,15 +26,18 @@ class Cache(NamedTuple):
     v: jax.Array  # (L, B, N, 1 + W, H, hd) float32
     valid: jax.Array  # (1 + W,) bool: which slots hold a frame (slot 0 once prefilled)
     t: jax.Array  # () int32: latent frames written so far (the next latent frame's index)
+    last: jax.Array  # (B, g, g, D) float32: the last latent frame fed (DynamicsConfig.frame_delta reads its change)
 
 
-def empty_cache(layers: int, batch: int, tokens: int, window: int, heads: int, head_dim: int) -> Cache:
+def empty_cache(layers: int, batch: int, tokens: int, window: int, heads: int, head_dim: int,
+                latent_shape: tuple[int, int, int]) -> Cache:
     shape = (layers, batch, tokens, 1 + window, heads, head_dim)
     return Cache(
         k=jnp.zeros(shape, jnp.float32),
         v=jnp.zeros(shape, jnp.float32),
         valid=jnp.zeros((1 + window,), bool),
         t=jnp.zeros((), jnp.int32),
+        last=jnp.zeros((batch,) + tuple(latent_shape), jnp.float32),
     )
 
 

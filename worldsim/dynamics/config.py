@@ -36,6 +36,10 @@ class DynamicsConfig:
     noise_embed: bool = False  # each context frame's input carries an embedding of its noise level (diffusion
     # forcing: trained with independent per-frame context noise, told to the model; zero-initialised, so a model
     # fine-tuned from one without it starts out equal to it)
+    frame_delta: bool = False  # each frame's input also carries its change from the frame before (z_t - z_{t-1}),
+    # so the motion that a second-order world needs is an input feature, not something attention must subtract out
+    # (GNS feeds its past velocities the same way); zero-initialised, so a model fine-tuned from one without it
+    # starts out equal to it
     flow_dim: int = 128  # flow-matching denoiser width
     flow_layers: int = 3  # denoiser transformer layers over the N tokens of the next frame
     flow_heads: int = 4  # denoiser attention heads

@@ -89,6 +89,8 @@ class DynamicsModel(nnx.Module):
         self.action = nnx.Linear(cfg.action_dim, d, rngs=rngs)
         self.noise_level = (nnx.Linear(d, d, kernel_init=nnx.initializers.zeros, rngs=rngs) if cfg.noise_embed
                             else None)  # sinusoidal features of a frame's context-noise std -> its token offset
+        self.delta = (nnx.Linear(cfg.token_dim, d, use_bias=False, kernel_init=nnx.initializers.zeros, rngs=rngs)
+                      if cfg.frame_delta else None)  # a frame's change from the one before -> its token offset
         self.prompt = nnx.Param(small(rngs.params(), (n, d)))  # the prompt frame's learned tokens
         self.no_text = nnx.Param(small(rngs.params(), (d,)))  # stands in for the text embedding when there is none
         self.text = TextEncoder(cfg, rngs=rngs)
@@ -114,10 +116,15 @@ class DynamicsModel(nnx.Module):
     def _pos2d(self):
         return (self.row[...] + self.col[...]).reshape(self.config.tokens_per_frame, -1)  # (N, d)
 
-    def _embed_frames(self, z, a, noise=None):
+    def _embed_frames(self, z, a, noise=None, prev=None):
         """z (B, T, g, g, D), a (B, T, A) or None, noise (B, T) context-noise stds or None (= clean) -> (B, T, N, d).
-        noise is read only by a model with a noise-level embedding (DynamicsConfig.noise_embed)."""
+        noise is read only by a model with a noise-level embedding (DynamicsConfig.noise_embed); prev (B, g, g, D),
+        the frame before z[:, 0] (None: z[:, 0] is a first frame, its change is zero), only by one with
+        DynamicsConfig.frame_delta."""
         x = self.inp(self.to_tokens(z)) + self._pos2d()
+        if self.delta is not None:
+            before = jnp.concatenate([z[:, :1] if prev is None else prev[:, None], z[:, :-1]], axis=1)
+            x = x + self.delta(self.to_tokens(z - before))
         if a is None:  # no actions == zero actions, so a model trained with actions also runs without them
             a = jnp.zeros(z.shape[:2] + (self.config.action_dim,), jnp.float32)
         x = x + self.action(a)[:, :, None, :]
@@ -183,15 +190,16 @@ class DynamicsModel(nnx.Module):
 
     def init_cache(self, batch: int) -> Cache:
         c = self.config
-        return empty_cache(c.num_layers, batch, c.tokens_per_frame, c.window, c.num_heads, c.head_dim)
+        return empty_cache(c.num_layers, batch, c.tokens_per_frame, c.window, c.num_heads, c.head_dim,
+                           c.latent_shape)
 
-    def _run_cached(self, cache: Cache, x, pos, slot, valid, t) -> tuple[jax.Array, Cache]:
+    def _run_cached(self, cache: Cache, x, pos, slot, valid, t, last) -> tuple[jax.Array, Cache]:
         ks, vs = [], []
         for i, blk in enumerate(self.blocks):
             x, k, v = blk.step(x, cache.k[i], cache.v[i], valid, pos, slot)
             ks.append(k)
             vs.append(v)
-        return self.norm(x), Cache(k=jnp.stack(ks), v=jnp.stack(vs), valid=valid, t=t)
+        return self.norm(x), Cache(k=jnp.stack(ks), v=jnp.stack(vs), valid=valid, t=t, last=last)
 
     def prefill(self, cache: Cache, text=None, text_emb=None) -> tuple[jax.Array, Cache]:
         """Run the prompt frame into slot 0 and empty the ring (so a used cache starts a new episode).
@@ -199,7 +207,7 @@ class DynamicsModel(nnx.Module):
         x = self._embed_prompt(cache.k.shape[1], text, text_emb)
         valid = jnp.zeros_like(cache.valid).at[0].set(True)
         zero = jnp.zeros((), jnp.int32)
-        return self._run_cached(cache, x, zero, zero, valid, zero)
+        return self._run_cached(cache, x, zero, zero, valid, zero, jnp.zeros_like(cache.last))
 
     def step(self, cache: Cache, latent, action=None, noise_level=None) -> tuple[jax.Array, Cache]:
         """Feed latent frame z_t (B, g, g, D) and action a_t (B, A) -> (hidden (B, N, d) predicting z_{t+1},
@@ -212,10 +220,11 @@ class DynamicsModel(nnx.Module):
             raise ValueError(f"latent batch {z.shape[0]} != cache batch {b}: init_cache with the same batch size")
         a = checks.check_actions(action, (b,), cfg.action_dim)
         noise = None if noise_level is None else jnp.broadcast_to(jnp.asarray(noise_level, jnp.float32), (b,))[:, None]
-        x = self._embed_frames(z[:, None], None if a is None else a[:, None], noise)[:, 0]
+        prev = jnp.where(cache.t > 0, cache.last, z)  # the first frame has no change
+        x = self._embed_frames(z[:, None], None if a is None else a[:, None], noise, prev)[:, 0]
         slot = ring_slot(cache.t, cfg.window)
         valid = cache.valid.at[slot].set(True)
-        return self._run_cached(cache, x, cache.t + 1, slot, valid, cache.t + 1)
+        return self._run_cached(cache, x, cache.t + 1, slot, valid, cache.t + 1, z.astype(jnp.float32))
 
     # ----- heads -----
 
