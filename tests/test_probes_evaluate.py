@@ -44,7 +44,7 @@ def test_copy_last_predictor_scores_copy_last():
     assert m["model"]["vel_err"] == pytest.approx(m["model"]["speed"], rel=1e-12)  # a frozen clip: error = true speed
     for k in ("vel_err", "ade", "fde", "mse", "horizon"):
         assert r.score("bouncing_balls", k) == 0.0
-    # the baselines lie between: constant velocity beats copy-last overall (not after collisions: EVAL.md)
+    # the baselines lie between: constant velocity beats copy-last overall (not after collisions: docs/eval.md)
     assert 0 < r.score("bouncing_balls", "vel_err", column="cv_tracked") < 1
 
 

@@ -1,4 +1,4 @@
-"""Long-rollout invariants (EVAL.md measure 10) on clips with known answers: the truth keeps everything, a slowed
+"""Long-rollout invariants (docs/eval.md measure 10) on clips with known answers: the truth keeps everything, a slowed
 replay has the slowing as its speed ratio, a ball erased halfway is missing from then on, shrunken balls shrink."""
 
 import jax

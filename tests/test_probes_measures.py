@@ -1,4 +1,4 @@
-"""Physics measures on clips with known answers (EVAL.md): the truth scores the floor, copy-last scores the true
+"""Physics measures on clips with known answers (docs/eval.md): the truth scores the floor, copy-last scores the true
 speed, an injected drift scores the drift, laws and conservation hold on the truth and fail on copy-last."""
 
 import jax

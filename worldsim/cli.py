@@ -287,9 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=cmd_train)
 
     evaluate = commands.add_parser(
-        "eval", formatter_class=fmt, help="physics report of a model or baseline (EVAL.md): JSON, Markdown, plots",
-        description="Run the physics-fidelity protocol (EVAL.md) on a model or a baseline, beside the baselines and\n"
-                    "the tracker floor, and write OUT/report.json, OUT/report.md and OUT/plots/*.png.\n"
+        "eval", formatter_class=fmt, help="physics report of a model or baseline (docs/eval.md): JSON, Markdown, plots",
+        description="Run the physics-fidelity protocol of docs/eval.md on a model or a baseline, beside the baselines\n"
+                    "and the tracker floor, and write OUT/report.json, OUT/report.md and OUT/plots/*.png.\n"
                     "quick: one world, a few clips (about 10 s); standard: every world and OOD split (minutes).",
         epilog="examples:\n  worldsim eval --model copy_last --suite quick --out eval/copy_last\n"
                "  worldsim eval --model constant_velocity --suite standard --out eval/cv\n"

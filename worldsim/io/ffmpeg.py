@@ -1,6 +1,6 @@
 """mediapy, imported on first use and pointed at the ffmpeg bundled with imageio-ffmpeg.
 
-There is no system ffmpeg here (DESIGN.md), and imageio-ffmpeg is pinned to 0.6.0 because the ffmpeg that 0.8.x
+A machine may have no system ffmpeg, and imageio-ffmpeg is pinned to 0.6.0 because the ffmpeg that 0.8.x
 bundles breaks mediapy.read_video. The import is lazy because mediapy pulls in matplotlib.pyplot (~0.4 s), which
 `import worldsim` should not pay for.
 """

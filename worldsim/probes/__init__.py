@@ -1,4 +1,4 @@
-"""Physics probes (EVAL.md): the colour-centroid tracker and the measures, baselines, latent probes and
+"""Physics probes (docs/eval.md): the colour-centroid tracker and the measures, baselines, latent probes and
 violation-of-expectation scores built on it. Pure numpy/JAX on arrays: they score frames from any model.
 
     m = ws.probes.measure(pred, ep.frames, ep.states, c=3, dt=ep.dt)       # every measure, world units

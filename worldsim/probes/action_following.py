@@ -1,4 +1,4 @@
-"""Action following (EVAL.md 9), push world: does the controlled ball move the way it is pushed?
+"""Action following (docs/eval.md 9), push world: does the controlled ball move the way it is pushed?
 
 Counterfactual pairs: from the same conditioning frames, the predictor continues once under a constant push d
 (a random unit direction, full force) and once under -d. The response is the controlled ball's tracked

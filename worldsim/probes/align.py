@@ -1,6 +1,6 @@
 """Line up a predicted clip with the ground truth: track both, match objects by colour, build the measurement masks.
 
-Conventions every measure in this package shares (EVAL.md):
+Conventions every measure in this package shares (docs/eval.md):
   * A predicted clip has the same shape as the truth, (B, T, H, W, 3) uint8; frames [0, c) are the conditioning
     frames (usually the truth's own), frames [c, T) are generated: the H = T - c frames that are measured.
   * Objects are the ground-truth ball slots k; the prediction's object k is the track of the truth's colour of
@@ -10,7 +10,7 @@ Conventions every measure in this package shares (EVAL.md):
   * References are the **exact states**, not the truth frames: the oracle (truth frames through the tracker)
     therefore scores the tracker's own error, the floor.
   * A frame of object k is measured when the ball is present, its truth-frame track is not flagged (border,
-    overlap, occluder: EVAL.md drops those) and its colour is found in the predicted frame. The truth's flags
+    overlap, occluder: docs/eval.md drops those) and its colour is found in the predicted frame. The truth's flags
     decide, so every model is scored on the same frames: dropping the prediction's flagged frames too would hide
     exactly the errors that matter (a ball driven into a wall touches the border; one that fails to bounce off
     another overlaps it) and reward them. A predicted ball missing where the truth's is valid cannot be located:

@@ -1,7 +1,7 @@
 """The frames-only baselines as Predictors, so they run through the evaluation harness like any model.
 
 copy_last and constant_velocity (tracked) need nothing but the conditioning frames. The other two baselines of
-EVAL.md read the ground truth (constant velocity from the true state, the oracle): the harness computes those
+docs/eval.md read the ground truth (constant velocity from the true state, the oracle): the harness computes those
 itself, since no predictor is given the truth.
 """
 

@@ -1,4 +1,4 @@
-"""The baselines every model must beat (EVAL.md), as predicted clips any measure can score.
+"""The baselines every model must beat (docs/eval.md), as predicted clips any measure can score.
 
 All return uint8 (B, T, H, W, 3) clips whose frames [0, c) are the truth's conditioning frames:
   copy_last                  frame c-1 repeated.

@@ -1,4 +1,4 @@
-"""`evaluate(predictor, suite)`: the EVAL.md protocol end to end, for any Predictor, beside the baselines.
+"""`evaluate(predictor, suite)`: the docs/eval.md protocol end to end, for any Predictor, beside the baselines.
 
     report = ws.probes.evaluate(ws.probes.CopyLast(), "quick")
     print(report.to_markdown()); report.plots("out/")

@@ -1,4 +1,4 @@
-"""Object integrity of a predicted clip (EVAL.md measure 5): counts, colour swaps, jumps, radius drift.
+"""Object integrity of a predicted clip (docs/eval.md measure 5): counts, colour swaps, jumps, radius drift.
 
 Over the generated frames t >= c (pass 64-frame clips for the twice-the-training-horizon check). Distances and
 radii in world units; rates are shares of the object-frames (or frame pairs) they are counted over.

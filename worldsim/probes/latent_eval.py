@@ -1,4 +1,4 @@
-"""Latent linear probes (EVAL.md 7) of a predictor's features, beside a random-init encoder and raw pixels.
+"""Latent linear probes (docs/eval.md 7) of a predictor's features, beside a random-init encoder and raw pixels.
 
 Targets are per palette colour, so a probe never has to guess which ball a slot means: colour c's probe reads
 its ball's exact centre (world units) from the frames of the clips that show it, and its finite-difference

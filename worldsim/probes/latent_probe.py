@@ -1,4 +1,4 @@
-"""Linear (ridge) probes from latents to physical state (EVAL.md measure 7), split by trajectory.
+"""Linear (ridge) probes from latents to physical state (docs/eval.md measure 7), split by trajectory.
 
     feats = velocity_features(latents, window=2)             # (B, T-1, 2F): frames t-1 and t side by side
     x, y, groups = as_rows(feats, vel[:, 1:].reshape(B, T - 1, -1))

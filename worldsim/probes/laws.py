@@ -1,4 +1,4 @@
-"""Law fit and conservation on a predicted clip (EVAL.md measures 3 and 4), from tracked finite differences.
+"""Law fit and conservation on a predicted clip (docs/eval.md measures 3 and 4), from tracked finite differences.
 
 Law fit: least squares y(t) = y0 + v t + a t^2 / 2 on the tracked height of each ball over its longest run of
 >= min_frames consecutive measured generated frames without a contact (free flight, exact from the states),
@@ -47,7 +47,7 @@ def _longest_runs(ok: np.ndarray, breaks: np.ndarray, min_frames: int) -> np.nda
 def law_fit(a: Aligned, min_frames: int = 10) -> dict[str, float]:
     """law_err: mean |a_hat - a| / |a| over the balls with a free-flight run; law_ratio: mean a_hat / a; n_law."""
     if min_frames < 3:
-        raise ValueError(f"min_frames={min_frames}: a parabola needs at least 3 frames (EVAL.md uses >= 10)")
+        raise ValueError(f"min_frames={min_frames}: a parabola needs at least 3 frames (docs/eval.md uses >= 10)")
     g = a.gravity[..., 1]  # (B, T) world units / s^2, downward
     b, t_len, k = a.present.shape
     ok = (a.measured & a.generated[None, :, None] & (np.abs(g) > 0)[..., None]).transpose(0, 2, 1)

@@ -1,4 +1,4 @@
-"""Long-rollout invariants (EVAL.md measure 10): what a free rollout keeps over many generated frames.
+"""Long-rollout invariants (docs/eval.md measure 10): what a free rollout keeps over many generated frames.
 
 Exact trajectories diverge after collisions even for a perfect model, so frames far past the given ones are judged
 by what must hold whatever the trajectory: every ball still there, its size, its speed, the scene's kinetic

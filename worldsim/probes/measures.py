@@ -1,4 +1,4 @@
-"""All physics measures of EVAL.md on a predicted clip, in one call (the pieces live one per file).
+"""All physics measures of docs/eval.md on a predicted clip, in one call (the pieces live one per file).
 
     m = measure(pred, ep.frames, ep.states, c=3, dt=ep.dt)   # pred: uint8 (B, T, H, W, 3), frames [0, c) given
 
@@ -28,7 +28,7 @@ def physics_measures(a: Aligned, law_min_frames: int = 10) -> dict:
 
 
 def measure(pred, truth, states, c: int, dt: float, *, law_min_frames: int = 10, pixels: bool = True) -> dict:
-    """Every EVAL.md measure of predicted clips against the truth: velocity, position, law fit, conservation,
+    """Every docs/eval.md measure of predicted clips against the truth: velocity, position, law fit, conservation,
     integrity and (if pixels) pixel measures, as one flat dict of floats (plus the arrays ade_curve (H,) and
     horizon_per_clip (B,)). law_* are NaN without gravity; any mean with nothing to average over is NaN."""
     out = physics_measures(align(pred, truth, states, c, dt), law_min_frames)

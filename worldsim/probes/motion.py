@@ -1,4 +1,4 @@
-"""Velocity and position errors of a predicted clip (EVAL.md measures 1 and 2), in world units.
+"""Velocity and position errors of a predicted clip (docs/eval.md measures 1 and 2), in world units.
 
 Velocities are finite differences of consecutive frames, u_t = (x_t - x_{t-1}) / dt in world units per second,
 for both the prediction (tracked centres) and the truth (exact centres), so free flight compares like with like

@@ -1,4 +1,4 @@
-"""Pixel measures, secondary (EVAL.md measure 6): MSE, PSNR and SSIM of frames against the truth, in jnp.
+"""Pixel measures, secondary (docs/eval.md measure 6): MSE, PSNR and SSIM of frames against the truth, in jnp.
 
 Frames are uint8 (..., H, W, 3), compared as floats in [0, 1] (data range 1). SSIM follows Wang et al. 2004:
 an 11-tap gaussian window (sigma 1.5, shrunk to the frame if smaller), K1 = 0.01, K2 = 0.03, computed per colour

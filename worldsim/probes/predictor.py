@@ -1,7 +1,7 @@
 """The Predictor protocol: what the evaluation harness needs from a world model, and nothing more.
 
 A predictor continues clips: given k conditioning frames (and actions, captions) it generates the next frames.
-Optional capabilities, checked with hasattr, unlock more measures (EVAL.md 7-9):
+Optional capabilities, checked with hasattr, unlock more measures (docs/eval.md 7-9):
 
     first_frames(captions, key) -> uint8 (B, H, W, 3)      text -> first frame          (text-conditioning accuracy)
     surprise(frames, actions, key) -> float (B, T)          per-frame prediction error   (violation of expectation)

@@ -1,4 +1,4 @@
-"""What an evaluation runs: worlds, splits, clip counts and lengths, measure families (EVAL.md protocol).
+"""What an evaluation runs: worlds, splits, clip counts and lengths, measure families (docs/eval.md protocol).
 
     Suite.standard()   every world, ID + each OOD split, 16 clips of 3 + 16 frames at 64x64, every family
     Suite.quick()      one world, ID only, a few short clips: seconds, for tests and smoke runs
@@ -18,7 +18,7 @@ import jax
 from worldsim import worlds as worlds_lib
 
 FAMILIES = ("physics", "pixels", "text", "actions", "voe", "latents")
-# physics: EVAL.md 1-5 (tracked); pixels: 6; latents: 7 (needs predictor.latents); voe: 8 (needs .surprise);
+# physics: docs/eval.md 1-5 (tracked); pixels: 6; latents: 7 (needs predictor.latents); voe: 8 (needs .surprise);
 # text: 9 (needs .first_frames); actions: 9 (push world, any predictor).
 
 

@@ -1,4 +1,4 @@
-"""Text conditioning (EVAL.md 9): does a first frame generated from a caption show what the caption says?
+"""Text conditioning (docs/eval.md 9): does a first frame generated from a caption show what the caption says?
 
 The caption's facts (World.sample -> Episode.facts) list the balls' colours, count and regions. On the tracked
 generated frame: count_acc = share of frames with as many balls as the caption, colour_acc = with exactly the

@@ -1,10 +1,10 @@
-"""Colour-centroid tracker (EVAL.md): one track per palette colour, sub-pixel centres from coverage weights.
+"""Colour-centroid tracker (docs/eval.md): one track per palette colour, sub-pixel centres from coverage weights.
 
 Each pixel is explained as `alpha * colour` over the black background for the palette colour that fits it best;
 alpha estimates the ball's coverage of that pixel (the renderer's anti-aliasing), so the coverage-weighted mean
 pixel centre is the ball's centre and sqrt(sum(alpha) / pi) its radius. Pixels no colour fits (the grey occluder,
 blends where balls touch) count for nobody. Frames where an object touches the border, touches another object or
-touches the occluder are flagged: EVAL.md drops them.
+touches the occluder are flagged: docs/eval.md drops them.
 
 Positions are in pixel coordinates: x = column, y = row, pixel i's centre at i (see worlds.world_to_pixel).
 """
@@ -38,7 +38,7 @@ class Tracks(NamedTuple):
 
     @property
     def valid(self) -> jax.Array:
-        """(..., C) present and not flagged: the frames EVAL.md measures on."""
+        """(..., C) present and not flagged: the frames docs/eval.md measures on."""
         return self.present & ~self.border & ~self.overlap & ~self.occluded
 
 
@@ -117,7 +117,7 @@ def objects(tracks: Tracks, colour: jax.Array) -> Tracks:
 
 
 def floor_error(frames, states, resolution: int) -> dict[str, float]:
-    """Tracker error on ground-truth frames (the EVAL.md floor), in pixels, on unflagged frames of present balls."""
+    """Tracker error on ground-truth frames (the docs/eval.md floor) in pixels, on unflagged frames of present balls."""
     from worldsim.worlds.render import world_to_pixel
 
     per = objects(track(frames), states.colour)

@@ -1,4 +1,4 @@
-"""Violation-of-expectation scores (EVAL.md measure 8) from per-clip surprise of matched pairs.
+"""Violation-of-expectation scores (docs/eval.md measure 8) from per-clip surprise of matched pairs.
 
 Surprise is the model's own prediction error on a clip (latent error or token NLL), one number per clip: reduce
 per-frame surprise first (e.g. its max or mean over the frames after the violation). possible[i] and impossible[i]

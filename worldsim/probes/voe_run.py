@@ -1,4 +1,4 @@
-"""Violation of expectation (EVAL.md 8) through a predictor's own surprise on matched pairs.
+"""Violation of expectation (docs/eval.md 8) through a predictor's own surprise on matched pairs.
 
 Each pair (World.sample_violations) shares its frames up to the violation frame tv. The predictor scores every
 frame of both clips (predictor.surprise -> (B, T)); a clip's surprise is its maximum over frames t >= tv, where

@@ -103,7 +103,7 @@ class WorldConfig:
 # The default occluder: a vertical bar through the middle of the box, balls pass behind it.
 DEFAULT_OCCLUDER = (0.44, 0.0, 0.56, 1.0)
 
-# Per world: the in-distribution preset and out-of-distribution splits (each changes one factor, EVAL.md).
+# Per world: the in-distribution preset and out-of-distribution splits (each changes one factor, docs/eval.md).
 _COMMON_SPLITS = {
     "speed_slow": dict(speed=(0.1, 0.22)),
     "speed_fast": dict(speed=(1.0, 1.4)),
