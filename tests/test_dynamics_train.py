@@ -195,6 +195,25 @@ def test_sigkill_and_resume_gives_identical_parameters(reference, tokenizer_dir,
             np.testing.assert_array_equal(a, b)
 
 
+def test_a_damaged_last_checkpoint_falls_back_and_training_resumes(reference, tokenizer_dir, tmp_path, capfd):
+    """A truncated weight file in the last checkpoint: the trainer says so, sets it aside, resumes from the one
+    before and ends where the uninterrupted run did (tests/test_checkpoint_damage.py covers the other damage)."""
+    ref_model, ref_dir = reference
+    shutil.copytree(ref_dir / "latents", tmp_path / "latents")
+    shutil.copytree(ref_dir / "checkpoints", tmp_path / "checkpoints")
+    last = RUN["steps"]
+    weights = max((tmp_path / "checkpoints" / str(last) / "state" / "ocdbt.process_0" / "d").iterdir(),
+                  key=lambda p: p.stat().st_size)
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    resumed = train(tiny(tokenizer_dir), tmp_path, quiet=True)
+    err = capfd.readouterr().err
+    assert f"checkpoint {last} in {tmp_path / 'checkpoints'} is damaged" in err
+    assert f"resuming from step {last - RUN['save_every']} " in err
+    assert (tmp_path / "checkpoints" / f"{last}.damaged").is_dir()
+    for a, b in zip(jax.tree.leaves(nnx.state(ref_model, nnx.Param)), jax.tree.leaves(nnx.state(resumed, nnx.Param))):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.fixture(scope="module")
 def video_folder(tmp_path_factory):
     """Three push clips with captions and actions, one bouncing-balls clip with neither."""

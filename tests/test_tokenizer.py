@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -131,6 +132,27 @@ def test_sigkill_and_resume_gives_identical_parameters(trained, tmp_path):
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
     resumed = load(tmp_path / "model")
+    for a, b in zip(jax.tree.leaves(nnx.state(reference, nnx.Param)), jax.tree.leaves(nnx.state(resumed, nnx.Param))):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_damaged_last_checkpoint_falls_back_and_training_resumes(trained, tmp_path, capfd):
+    """Flipped bytes in the last checkpoint's weights: the trainer says so, sets it aside, resumes from the one
+    before and ends where the uninterrupted run did (tests/test_checkpoint_damage.py covers the other damage)."""
+    reference, workdir = trained
+    shutil.copytree(workdir / "checkpoints", tmp_path / "checkpoints")
+    last = RESUME_CFG["steps"]
+    weights = max((tmp_path / "checkpoints" / str(last) / "state" / "ocdbt.process_0" / "d").iterdir(),
+                  key=lambda p: p.stat().st_size)
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2:] = bytes(b ^ 0xFF for b in data[len(data) // 2:])
+    weights.write_bytes(bytes(data))
+    cfg = TokenizerTrainConfig(**{**TokenizerTrainConfig.tiny().__dict__, **RESUME_CFG})
+    resumed = train(cfg, tmp_path, quiet=True)
+    err = capfd.readouterr().err
+    before = last - RESUME_CFG["save_every"]
+    assert f"checkpoint {last} in {tmp_path / 'checkpoints'} is damaged" in err
+    assert f"resuming from step {before} " in err and (tmp_path / "checkpoints" / f"{last}.damaged").is_dir()
     for a, b in zip(jax.tree.leaves(nnx.state(reference, nnx.Param)), jax.tree.leaves(nnx.state(resumed, nnx.Param))):
         np.testing.assert_array_equal(a, b)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from flax import nnx
 
 from worldsim.dynamics.config import DynamicsConfig
 from worldsim.dynamics.model import DynamicsModel
-from worldsim.io.params import export_params, restore_params
+from worldsim.io.params import CHECKSUMS, export_params, read_export_meta, restore_params
 
 KIND = "worldsim.dynamics"
 DEFAULT = Path(__file__).resolve().parent.parent / "assets" / "dynamics"  # shipped weights (package data)
@@ -23,16 +22,8 @@ def export(model: DynamicsModel, directory: str | Path, extra: dict | None = Non
 def read_meta(directory: str | Path = "default") -> dict:
     """config.json of an export (kind, model config, and what the trainer recorded), checked to be dynamics."""
     directory = DEFAULT if str(directory) == "default" else Path(directory)
-    cfg_path = directory / "config.json"
-    if not cfg_path.exists():
-        raise FileNotFoundError(
-            f"no dynamics model at {directory}: expected {cfg_path} (made by worldsim.dynamics.load.export, "
-            "or by `worldsim train dynamics` under WORKDIR/model)"
-        )
-    meta = json.loads(cfg_path.read_text())
-    if meta.get("kind") != KIND:
-        raise ValueError(f"{directory} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a dynamics model")
-    return meta
+    return read_export_meta(directory, KIND, "dynamics model", "made by worldsim.dynamics.load.export, or by "
+                            "`worldsim train dynamics` under WORKDIR/model")
 
 
 def load(directory: str | Path = "default") -> DynamicsModel:
@@ -41,8 +32,9 @@ def load(directory: str | Path = "default") -> DynamicsModel:
     directory = DEFAULT if str(directory) == "default" else Path(directory)
     try:
         cfg = DynamicsConfig.from_dict(meta["model"])
-    except (TypeError, KeyError) as e:
+    except (TypeError, KeyError, ValueError, AttributeError) as e:
         raise ValueError(f"{directory}/config.json does not match this version's DynamicsConfig ({e}); re-export it") \
-            from e
-    return restore_params(directory, nnx.eval_shape(lambda: DynamicsModel(cfg, rngs=nnx.Rngs(0))), "dynamics")
+            from None
+    return restore_params(directory, nnx.eval_shape(lambda: DynamicsModel(cfg, rngs=nnx.Rngs(0))), "dynamics",
+                          meta.get(CHECKSUMS))
 

@@ -1,4 +1,9 @@
-"""Model-only exports shared by every component: orbax params plus a config.json that says what they are."""
+"""Model-only exports shared by every component: orbax params plus a config.json that says what they are.
+
+config.json records a sha256 per weight file (CHECKSUMS), checked before every restore: damaged, truncated, missing
+or replaced files give one line naming the file, not a TensorStore traceback or silently wrong weights. Exports
+written before the checksums load unchecked.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,10 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 from flax import nnx
+
+from worldsim.io.checksums import file_checksums, first_damaged
+
+CHECKSUMS = "sha256"  # config.json key: {"params/<file>": sha256 hex} for every file of the orbax params
 
 
 def export_params(model, directory: str | Path, kind: str, extra: dict | None = None) -> Path:
@@ -23,9 +32,36 @@ def export_params(model, directory: str | Path, kind: str, extra: dict | None = 
     marker = directory / "params" / "commit_success.txt"
     if marker.exists():  # orbax writes the absolute save path here; a shipped export must not carry a machine path
         marker.write_text("Checkpoint commit was successful\n")
-    meta = {"kind": kind, "model": model.config.to_dict(), **(extra or {})}
+    # The checksums last: an `extra` copied from an older export's config.json must not carry its stale ones.
+    meta = {"kind": kind, "model": model.config.to_dict(), **(extra or {}),
+            CHECKSUMS: file_checksums(directory / "params", prefix="params/")}
     (directory / "config.json").write_text(json.dumps(meta, indent=2))
     return directory
+
+
+def read_json_object(path: Path, fix: str) -> dict:
+    """The JSON object in `path`; an unreadable, empty, non-JSON or non-object file is one ValueError line that
+    names the file and `fix`."""
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        what = "empty" if not path.stat().st_size else f"not readable JSON: {e}"
+        raise ValueError(f"{path} is damaged ({what}): {fix}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path} is damaged (a JSON {type(meta).__name__}, not an object): {fix}")
+    return meta
+
+
+def read_export_meta(directory: Path, kind: str, noun: str, made_by: str) -> dict:
+    """An export's config.json, checked to be there, readable and of `kind` (noun: 'tokenizer', ...)."""
+    path = directory / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no {noun} at {directory}: expected {path} ({made_by})")
+    meta = read_json_object(path, f"re-export the {noun}, or copy its config.json back from the original export")
+    if meta.get("kind") != kind:
+        raise ValueError(f"{directory} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a {noun}: pass a "
+                         f"{noun} export ({made_by})")
+    return meta
 
 
 def _this_process_only() -> dict:
@@ -37,8 +73,10 @@ def _this_process_only() -> dict:
     return {"multiprocessing_options": ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})}
 
 
-def restore_params(directory: str | Path, abstract_model, what: str):
+def restore_params(directory: str | Path, abstract_model, what: str, checksums: dict | None = None):
     """Restore `directory/params` into `abstract_model` (from nnx.eval_shape) and return a concrete model.
+
+    checksums: config.json's CHECKSUMS entry, checked first (None: an export from before checksums, unchecked).
 
     Restoring into the abstract model skips seconds of compiling random initialisers for weights about to be
     overwritten. Parameter names and shapes are compared first, so a mismatch names the offending parameter.
@@ -50,18 +88,49 @@ def restore_params(directory: str | Path, abstract_model, what: str):
     target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
                           nnx.to_pure_dict(state))
     path = Path(directory).absolute() / "params"
+    _verify(Path(directory), checksums, what)
     with ocp.StandardCheckpointer(**_this_process_only()) as ckpt:
-        problem = _mismatch(_shapes(ckpt.metadata(path).item_metadata), _shapes(target))
+        try:
+            saved = _shapes(ckpt.metadata(path).item_metadata)
+        except Exception as e:  # noqa: BLE001 - orbax/TensorStore raise many kinds; any of them means unreadable
+            raise ValueError(f"{path} is unreadable ({first_line(e)}): its files are damaged or incomplete; "
+                             f"re-export the {what}") from None
+        if not saved:  # orbax reads a missing _METADATA as an empty tree: not "a different config"
+            raise ValueError(f"{path} holds no parameters (its _METADATA is missing or empty): its files are damaged "
+                             f"or incomplete; re-export the {what}")
+        problem = _mismatch(saved, _shapes(target))
         if problem:
             raise ValueError(f"{directory} was saved with a different {what} config: {problem}")
         try:
             params = ckpt.restore(path, target)
         except (ValueError, KeyError) as e:
-            raise ValueError(f"{directory} was saved with a different {what} config: {e}") from e
+            raise ValueError(f"{directory} was saved with a different {what} config: {first_line(e)}") from None
+        except Exception as e:  # noqa: BLE001 - e.g. a TensorStore error of 2,000 characters for a truncated file
+            raise ValueError(f"{path} is unreadable ({first_line(e)}): its files are damaged or incomplete; "
+                             f"re-export the {what}") from None
     if jax.tree.leaves(rest):
         raise ValueError(f"the {what} holds state besides parameters: export/load must learn to save it")
     nnx.replace_by_pure_dict(state, params)
     return nnx.merge(graphdef, state, rest)
+
+
+def _verify(directory: Path, checksums, what: str) -> None:
+    if checksums is None:
+        return
+    if not (isinstance(checksums, dict) and all(isinstance(v, str) for v in checksums.values())):
+        raise ValueError(f"{directory / 'config.json'}'s {CHECKSUMS!r} entry is damaged (not a {{file: sha256}} "
+                         f"object): re-export the {what}, or copy its config.json back from the original export")
+    problem = first_damaged(directory, checksums)
+    if problem:
+        raise ValueError(f"{directory}/{problem}: re-export the {what} or copy that file back from the original "
+                         "export")
+
+
+def first_line(e: Exception, limit: int = 200) -> str:
+    """An exception as one short line (TensorStore's messages run to thousands of characters over many lines)."""
+    text = str(e).strip().split(" See full TensorStore details")[0]  # the rest is a repr of the whole spec
+    text = f"{type(e).__name__}: {text.splitlines()[0] if text else ''}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _shapes(tree) -> dict[str, tuple]:

@@ -10,10 +10,10 @@ Accepted directories:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from worldsim.dynamics import load as dyn_load
+from worldsim.io.params import read_json_object
 from worldsim.sim.model import Sampling, WorldModel, check_pair
 from worldsim.tokenizer import load as tok_load
 
@@ -21,13 +21,12 @@ TRAIN_HINT = "train one with `worldsim train dynamics --workdir WORKDIR` and pas
 
 
 def _kind(directory: Path) -> str | None:
+    """The kind a directory's config.json names; None without one; a damaged one raises, naming the file."""
     cfg = directory / "config.json"
     if not cfg.is_file():
         return None
-    try:
-        return json.loads(cfg.read_text()).get("kind", "unknown")
-    except (json.JSONDecodeError, AttributeError):
-        return "unreadable"
+    return read_json_object(cfg, "re-export the model, or copy its config.json back from the original export").get(
+        "kind", "unknown")
 
 
 def _tokenizer_for(dyn_dir: Path, meta: dict, tok_dir: Path | None = None):
@@ -79,13 +78,9 @@ def load(name_or_path: str | Path = "default") -> WorldModel:
                                 "directory holding tokenizer/ and dynamics/ exports, or a dynamics export)")
     if not directory.is_dir():
         raise ValueError(f"{directory} is a file: pass the directory that holds the model (tokenizer/ and dynamics/)")
-    if _kind(directory / "dynamics") == dyn_load.KIND:
-        if _kind(directory / "tokenizer") != tok_load.KIND:
-            raise FileNotFoundError(f"{directory}/dynamics is there but {directory}/tokenizer is not a tokenizer "
-                                    "export: copy the tokenizer the dynamics was trained on to DIR/tokenizer")
-        return _pair(tok_load.load(directory / "tokenizer"), dyn_load.load(directory / "dynamics"), str(directory),
-                     directory / "dynamics")
     kind = _kind(directory)
+    if kind != dyn_load.KIND and ((directory / "dynamics").is_dir() or (directory / "tokenizer").is_dir()):
+        return _bundle(directory)
     if kind == dyn_load.KIND:
         tokenizer = _tokenizer_for(directory, dyn_load.read_meta(directory))
         return _pair(tokenizer, dyn_load.load(directory), str(directory), directory)
@@ -99,6 +94,18 @@ def load(name_or_path: str | Path = "default") -> WorldModel:
         raise ValueError(f"{directory} looks like a training workdir: pass its exported model, {directory / 'model'}")
     raise ValueError(f"{directory} holds no world model (no config.json, no tokenizer/ and dynamics/ exports): "
                      f"{TRAIN_HINT}")
+
+
+def _bundle(directory: Path) -> WorldModel:
+    """DIR/tokenizer + DIR/dynamics; their loaders name whichever file is missing or damaged."""
+    if not (directory / "tokenizer" / "config.json").is_file():
+        raise FileNotFoundError(f"{directory}/tokenizer is not a tokenizer export (no config.json): copy the "
+                                "tokenizer the dynamics was trained on to DIR/tokenizer")
+    if not (directory / "dynamics" / "config.json").is_file():
+        raise FileNotFoundError(f"{directory}/dynamics is not a dynamics export (no config.json): copy the "
+                                "dynamics export to DIR/dynamics, beside its tokenizer")
+    return _pair(tok_load.load(directory / "tokenizer"), dyn_load.load(directory / "dynamics"), str(directory),
+                 directory / "dynamics")
 
 
 def _pair(tokenizer, dynamics, source: str, dyn_dir: Path) -> WorldModel:

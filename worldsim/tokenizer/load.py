@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from flax import nnx
 
-from worldsim.io.params import export_params, restore_params
+from worldsim.io.params import CHECKSUMS, export_params, read_export_meta, restore_params
 from worldsim.tokenizer.config import TokenizerConfig
 from worldsim.tokenizer.model import Tokenizer
 
@@ -25,14 +24,12 @@ DEFAULT = Path(__file__).resolve().parent.parent / "assets" / "tokenizer"  # shi
 def load(directory: str | Path = "default") -> Tokenizer:
     """A Tokenizer from an `export` directory, or "default" for the shipped one."""
     directory = DEFAULT if str(directory) == "default" else Path(directory)
-    cfg_path = directory / "config.json"
-    if not cfg_path.exists():
-        raise FileNotFoundError(f"no tokenizer at {directory}: expected {cfg_path} (made by worldsim.tokenizer.export)")
-    meta = json.loads(cfg_path.read_text())
-    if meta.get("kind") != KIND:
-        raise ValueError(f"{directory} holds a {meta.get('kind', 'unknown')!r} checkpoint, not a tokenizer")
+    meta = read_export_meta(directory, KIND, "tokenizer", "made by worldsim.tokenizer.export, or by "
+                            "`worldsim train tokenizer` under WORKDIR/model")
     try:
         cfg = TokenizerConfig.from_dict(meta["model"])
-    except TypeError as e:
-        raise ValueError(f"{cfg_path} does not match this version's TokenizerConfig ({e}); re-export it") from e
-    return restore_params(directory, nnx.eval_shape(lambda: Tokenizer(cfg, rngs=nnx.Rngs(0))), "tokenizer")
+    except (TypeError, KeyError, ValueError, AttributeError) as e:
+        raise ValueError(f"{directory / 'config.json'} does not match this version's TokenizerConfig ({e}); "
+                         "re-export it") from None
+    return restore_params(directory, nnx.eval_shape(lambda: Tokenizer(cfg, rngs=nnx.Rngs(0))), "tokenizer",
+                          meta.get(CHECKSUMS))

@@ -2,17 +2,32 @@
 
 A checkpoint directory is self-describing: `config.json` says which model it holds, so it loads without any
 training code (see `load_model_state`).
+
+Each step folder also holds SUMS, the sha256 of its files, written once orbax has committed it. Opening the
+directory checks the newest checkpoints against theirs: a damaged one (truncated or flipped bytes, files missing,
+junk config) is renamed to `<step>.damaged` with one line saying so, so `latest_step` is the newest intact one and
+both trainers fall back to it unchanged. orbax checks none of this: flipped bytes restore as wrong weights.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
 from flax import nnx
+
+from worldsim.io.checksums import file_checksums, first_damaged
+from worldsim.io.params import first_line, read_json_object
+from worldsim.train import hosts
+
+SUMS = "worldsim_sha256.json"  # in each step folder: {relative path: sha256} of every other file there
+TOP_FIX = ("it only repeats the latest checkpoint's config: delete it and run again (the next checkpoint writes it "
+           "anew)")
 
 
 def _str_keys(tree):
@@ -34,6 +49,11 @@ class Checkpointer:
     def __init__(self, directory: str | Path, max_to_keep: int = 2):
         self.directory = Path(directory).absolute()
         self.directory.mkdir(parents=True, exist_ok=True)
+        if (self.directory / "config.json").is_file():  # junk here is one line naming the fix, before any training
+            read_json_object(self.directory / "config.json", TOP_FIX)
+        if hosts.is_main():  # one process checks and renames; the others wait, then all list the same steps
+            set_aside_damaged(self.directory)
+        hosts.barrier("worldsim-checkpoints-checked")
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, enable_async_checkpointing=False, create=True)
         self._mgr = ocp.CheckpointManager(self.directory, options=options)
 
@@ -47,20 +67,29 @@ class Checkpointer:
             args=ocp.args.Composite(state=ocp.args.StandardSave(state), config=ocp.args.JsonSave(config)),
         )
         self._mgr.wait_until_finished()
-        if jax.process_index() == 0:  # every process writes its shards (above); one writes the shared config
-            (self.directory / "config.json").write_text(json.dumps(config, indent=2))
+        if jax.process_index() == 0:  # every process writes its shards (above); one hashes them and writes the config
+            step_dir = self.directory / str(step)
+            _write_json(step_dir / SUMS, file_checksums(step_dir, skip=(SUMS,)))
+            _write_json(self.directory / "config.json", config)
 
     def restore(self, step: int, objects: dict[str, Any]) -> dict:
         """Load step `step` into the given nnx objects in place; returns the saved config."""
         pure = {name: nnx.to_pure_dict(nnx.state(obj)) for name, obj in objects.items()}
         target = jax.tree.map(ocp.utils.to_shape_dtype_struct, _str_keys(pure))
-        out = self._mgr.restore(
-            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target), config=ocp.args.JsonRestore())
-        )
+        try:
+            out = self._mgr.restore(
+                step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target), config=ocp.args.JsonRestore())
+            )
+        except Exception as e:  # noqa: BLE001 - orbax/TensorStore raise many kinds, some thousands of lines long
+            raise ValueError(
+                f"checkpoint {step} in {self.directory} could not be restored ({first_line(e)}): if the run's "
+                f"settings changed, use a new --workdir or the same settings; if its files are damaged, rename "
+                f"{step} to {step}.damaged to resume from the checkpoint before") from None
         for name, obj in objects.items():
             state = nnx.state(obj)
             nnx.replace_by_pure_dict(state, _orig_keys(pure[name], out.state[name]))
             nnx.update(obj, state)
+        _say(f"resuming from step {step} ({self.directory / str(step)})")
         return dict(out.config)
 
     def close(self):
@@ -71,4 +100,61 @@ def read_config(directory: str | Path) -> dict:
     path = Path(directory) / "config.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: is {directory} a worldsim checkpoint directory?")
-    return json.loads(path.read_text())
+    return read_json_object(path, TOP_FIX)
+
+
+def damage(step_dir: Path) -> str | None:
+    """What is wrong with one step folder, or None if it looks intact. A folder without SUMS (written before
+    checksums, or killed between orbax's commit and SUMS) gets only the checks that need no checksums."""
+    sums = step_dir / SUMS
+    if not sums.is_file():
+        for rel in ("state/_METADATA", "config/metadata"):
+            if not (step_dir / rel).is_file():
+                return f"{rel} is missing"
+        try:
+            json.loads((step_dir / "config/metadata").read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return "config/metadata is not readable JSON"
+        return None
+    try:
+        recorded = json.loads(sums.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        recorded = None
+    if not (isinstance(recorded, dict) and all(isinstance(v, str) for v in recorded.values())):
+        return f"{SUMS} is damaged"
+    return first_damaged(step_dir, recorded)
+
+
+def set_aside_damaged(directory: Path) -> list[int]:
+    """Rename damaged checkpoints, newest first, to `<step>.damaged` until an intact one is found; returns the
+    steps set aside. Older ones are not checked: they are only read if the newer ones go."""
+    steps = sorted((int(p.name) for p in directory.iterdir() if p.name.isdigit() and p.is_dir()), reverse=True)
+    aside = []
+    for step in steps:
+        problem = damage(directory / str(step))
+        if problem is None:
+            break
+        dest = directory / f"{step}.damaged"
+        n = 1
+        while dest.exists():
+            n += 1
+            dest = directory / f"{step}.damaged{n}"
+        os.replace(directory / str(step), dest)
+        aside.append(step)
+        _say(f"checkpoint {step} in {directory} is damaged ({problem}): moved it to {dest.name} (delete it once "
+             "looked at); falling back to the checkpoint before")
+    if aside and len(aside) == len(steps):
+        _say(f"no intact checkpoint is left in {directory}: training starts again from step 0")
+    return aside
+
+
+def _write_json(path: Path, obj) -> None:
+    """Write whole or not at all: a run killed mid-write leaves the old file, never a truncated one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def _say(text: str) -> None:
+    if hosts.is_main():
+        print(text, file=sys.stderr, flush=True)
