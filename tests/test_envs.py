@@ -49,6 +49,8 @@ def test_gym_reset_options_seed_truncation_and_termination():
     b, _ = env.reset(seed=3)
     c, _ = env.reset(seed=4)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+    # The random model reads no ball from a start of its own (presence < 0.5), so the goal task would refuse it.
+    env = WorldSimEnv(tiny_model(), task=NoTask(), max_steps=MAX, render_mode="rgb_array")
     obs, info = env.reset(seed=0, options={"prompt": "a red ball", "frames": frames(3),
                                            "frame_actions": np.zeros((2, 2))})
     assert obs.shape == (32, 32, 3) and obs.dtype == np.uint8 and info["t"] == 0

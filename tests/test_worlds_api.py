@@ -118,6 +118,10 @@ def test_gravity_flip_makes_the_ball_rise_against_gravity():
         (lambda: ws.worlds.make("gravity").sample_violations(jax.random.key(0), 2, "wobble"), "unknown violation"),
         (lambda: ws.worlds.make("gravity").render(ws.worlds.ball_states([[0.5, 0.5]], 0.1, 0)._replace(radius=jnp.ones(3))), "radius must have shape"),
         (lambda: ws.worlds.ball_states(jnp.zeros((3,)), 0.1, 0), r"pos must have shape"),
+        (lambda: ws.worlds.make("gravity").render(ws.worlds.ball_states([[jnp.nan, 0.5]], 0.1, 0)), "NaN or inf"),
+        (lambda: ws.worlds.make("gravity").render(ws.worlds.ball_states([[jnp.inf, 0.5]], 0.1, 0)), "NaN or inf"),
+        (lambda: ws.worlds.make("gravity").render(ws.worlds.ball_states([[0.5, 0.5]], jnp.nan, 0)), "NaN or inf"),
+        (lambda: ws.worlds.make("gravity").render(ws.worlds.ball_states([[0.5, 0.5]], -0.1, 0)), "radii >= 0"),
         (lambda: ws.worlds.make("push").step(ws.worlds.make("push").reset(jax.random.key(0), 2), jnp.zeros((2, 3))), "actions must have shape"),
         (lambda: ws.worlds.make("push").step(ws.worlds.make("push").reset(jax.random.key(0), 1), jnp.array([[jnp.nan, 0.0]])), "NaN"),
     ],
@@ -125,6 +129,12 @@ def test_gravity_flip_makes_the_ball_rise_against_gravity():
 def test_bad_input_gets_a_clear_error(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_render_ignores_bad_values_in_absent_slots():
+    s = ws.worlds.ball_states([[0.5, 0.5], [jnp.nan, jnp.inf]], jnp.array([0.1, -1.0]), jnp.array([0, 1]),
+                              present=jnp.array([True, False]))
+    assert np.asarray(ws.worlds.make("gravity", resolution=32).render(s)).max() > 0  # slot 1 draws nothing anyway
 
 
 def test_play_reproduces_a_sampled_clip_from_its_start_and_actions():

@@ -1,7 +1,8 @@
-"""worldsim: a JAX/Flax world simulator (see README.md and DESIGN.md)."""
+"""worldsim: a JAX/Flax world simulator (see README.md and docs/design.md)."""
 
 from worldsim import io, probes, viz, worlds
 from worldsim.sim import Simulator, WorldModel, fork, load
+from worldsim import envs  # noqa: E402  registers "worldsim/WorldSim-v0" with Gymnasium (~30 ms on top of the above)
 
 __version__ = "0.1.0"
-__all__ = ["worlds", "probes", "io", "viz", "load", "WorldModel", "Simulator", "fork", "__version__"]
+__all__ = ["worlds", "probes", "io", "viz", "envs", "load", "WorldModel", "Simulator", "fork", "__version__"]

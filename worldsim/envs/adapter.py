@@ -8,11 +8,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from worldsim.envs import functional as fn
+from worldsim.envs import functional as fn, scenes
+from worldsim.envs.tasks import check_object, object_colour
 from worldsim.sim import compiled, core
 
+UNLIMITED = 2**31 - 1  # max_steps=None: no step limit of the env's own (a wrapper such as TimeLimit truncates)
 
-def configure(owner, model, task, prompt, max_steps: int, render_mode, steps, temperature):
+
+def episode_limit(max_steps, max_episode_steps=None) -> int:
+    """max_steps, else Gymnasium's max_episode_steps (what gym.make_vec passes from the registered spec), else none
+    of its own (gym.make's TimeLimit wrapper truncates at the spec's max_episode_steps)."""
+    limit = max_steps if max_steps is not None else max_episode_steps
+    return UNLIMITED if limit is None else limit
+
+
+def configure(owner, model, task, prompt, max_steps: int, render_mode, steps, temperature,
+              world=scenes.DEFAULT_WORLD, start_frames: int = scenes.START_FRAMES):
     """The set-up the stateful adapters share: owner.model / env / prompt / render_mode / _params; returns the
     single observation and action spaces."""
     from gymnasium import spaces
@@ -23,7 +34,7 @@ def configure(owner, model, task, prompt, max_steps: int, render_mode, steps, te
         raise ValueError(f"render_mode={render_mode!r}: use None or 'rgb_array'")
     owner.model = fn.as_model(model)
     owner.env = fn.FunctionalEnv(task=ReachGoal() if task is None else task, max_steps=max_steps, steps=steps,
-                                 temperature=temperature)
+                                 temperature=temperature, world=world, start_frames=start_frames)
     owner.prompt, owner.render_mode = prompt, render_mode
     owner._params = fn.env_params(owner.model, prompt)
     r, a = owner.model.resolution, owner.model.action_dim
@@ -43,22 +54,27 @@ def apply_options(owner, options: dict | None, allowed) -> None:
 
 
 def reset(env: fn.FunctionalEnv, params: fn.EnvParams, key, batch: int | None = None):
-    """-> (obs, state); with batch, `batch` episodes from keys split off key."""
+    """-> (obs, state); with batch, `batch` episodes from keys split off key. Each episode starts as the
+    functional env's reset_env(its key) does: a scene of env.world drawn from its key, unless params give a start."""
     m = params.model
     sp = env.init_sampling(m)
-    if batch is None:
-        state = compiled.init(m, key, params.text, params.frames, params.frame_actions, sp["temperature"],
-                              steps=env.steps, reproject=sp["reproject"], guidance=sp["guidance"],
-                              anchor=sp["anchor"])
-    else:
-        tile = lambda x: None if x is None else jnp.broadcast_to(x, (batch,) + x.shape)  # noqa: E731
-        text = (tile(params.text[0]), tile(params.text[1]))
-        state = compiled.init(m, jax.random.split(key, batch), text, tile(params.frames),
-                              tile(params.frame_actions), sp["temperature"], rank=1, steps=env.steps,
-                              reproject=sp["reproject"], guidance=sp["guidance"], anchor=sp["anchor"])
-        # Own lineages, so the one step key the batch shares samples each episode differently.
+    keys = key if batch is None else jax.random.split(key, batch)
+    tile = lambda x: x if x is None or batch is None else jnp.broadcast_to(x, (batch,) + x.shape)  # noqa: E731
+    text = None if params.text is None else (tile(params.text[0]), tile(params.text[1]))
+    frames, actions = tile(params.frames), tile(params.frame_actions)
+    cfg, rank = env.scene(params), 0 if batch is None else 1
+    if cfg is not None:  # split as reset_env does, so an episode's key gives the functional env's scene
+        pairs = jax.random.split(keys) if batch is None else jax.vmap(jax.random.split)(keys)
+        k_scene, keys = pairs[..., 0], pairs[..., 1]
+        frames, actions = scenes.draw_keys(cfg, k_scene, env.start_frames, m.action_dim, object_colour(env.task),
+                                           rank)
+    state = compiled.init(m, keys, text, frames, actions, sp["temperature"], rank=rank,
+                          steps=env.steps, reproject=sp["reproject"], guidance=sp["guidance"], anchor=sp["anchor"])
+    if batch is not None:  # own lineages, so the one step key the batch shares samples each episode differently
         state = state._replace(branch=core.branch_ids(jnp.zeros((), jnp.uint32), batch))
-    return observe(env, params, state, 0 if batch is None else 1), state
+    if cfg is None:  # a given start may lack the ball the task reads; a scene has it by design
+        check_object(env.task, compiled.readout(m, state, rank=rank))
+    return observe(env, params, state, rank), state
 
 
 def observe(env: fn.FunctionalEnv, params: fn.EnvParams, state, rank: int):

@@ -2,6 +2,7 @@
 
     env = WorldSimDmEnv(model="default", seed=0, max_steps=100)
     ts = env.reset()                       # StepType.FIRST, reward/discount None, observation uint8 (H, W, 3)
+                                           # (a scene of `world`, "push", drawn per episode, unless prompt/frames)
     ts = env.step(np.zeros(2, np.float32))
 
 Termination (the task's goal reached) ends an episode with discount 0; truncation at max_steps ends it with
@@ -16,17 +17,18 @@ import jax
 import numpy as np
 from dm_env import specs
 
-from worldsim.envs import adapter, functional as fn
+from worldsim.envs import adapter, functional as fn, scenes
 from worldsim.envs.tasks import ReachGoal
 from worldsim.sim import checks
 
 
 class WorldSimDmEnv(dm_env.Environment):
     def __init__(self, model="default", task=None, prompt: str | None = None, frames=None, max_steps: int = 100,
-                 seed: int = 0, steps: int | None = None, temperature: float | None = None):
+                 seed: int = 0, steps: int | None = None, temperature: float | None = None,
+                 world: str | None = scenes.DEFAULT_WORLD, start_frames: int = scenes.START_FRAMES):
         self.model = fn.as_model(model)
         self.env = fn.FunctionalEnv(task=ReachGoal() if task is None else task, max_steps=max_steps, steps=steps,
-                                    temperature=temperature)
+                                    temperature=temperature, world=world, start_frames=start_frames)
         self._params = fn.env_params(self.model, prompt, frames)
         self._rng = np.random.default_rng(seed)  # draws each episode's keys: same seed, same episodes
         self._state, self._key, self._needs_reset = None, None, True

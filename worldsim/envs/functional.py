@@ -1,18 +1,20 @@
 """A gymnax-style pure functional environment over the simulator core: usable under jit, vmap and lax.scan.
 
-    env = FunctionalEnv(task=ReachGoal(), max_steps=50)
-    params = env_params(model, prompt="a red ball")
-    obs, state = env.reset(key, params)
+    env = FunctionalEnv(task=ReachGoal(), max_steps=50)   # world="push": each episode starts from a push scene
+    params = env_params(model)                             # or env_params(model, prompt="a red ball", frames=...)
+    obs, state = env.reset(key, params)                    # a different scene per key, the same for the same key
     obs, state, reward, done, info = env.step(key, state, action, params)   # auto-resets when done
 
 `reset_env` / `step_env` are the same without auto-reset (step_env also tells terminated from truncated). The
 env object holds only static settings (a hashable frozen dataclass); everything with arrays, the model included,
-is in `params`, so new weights or prompts never recompile.
+is in `params`, so new weights or prompts never recompile (switching between a world scene and a given
+start does, once).
 """
 
 from __future__ import annotations
 
 import functools
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,7 +22,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from worldsim.envs.tasks import NoTask, ReachGoal
+from worldsim.envs import scenes
+from worldsim.envs.tasks import NoTask, ReachGoal, check_object, object_colour
 from worldsim.sim import SimState, WorldModel, checks, compiled, core, load
 
 
@@ -28,8 +31,8 @@ class EnvParams(NamedTuple):
     """Arrays the environment runs on (a pytree). Make it with env_params()."""
 
     model: WorldModel
-    text: tuple[jax.Array, jax.Array]  # prompt (bytes (L,), mask (L,)); an all-False mask = no prompt
-    frames: jax.Array | None = None  # uint8 (k, H, W, 3) frames every episode starts from; None = sample one
+    text: tuple[jax.Array, jax.Array] | None  # prompt (bytes (L,), mask (L,)); None = no prompt
+    frames: jax.Array | None = None  # uint8 (k, H, W, 3) frames every episode starts from (see FunctionalEnv.world)
     frame_actions: jax.Array | None = None  # (k - 1, A) actions between those frames
 
 
@@ -44,17 +47,16 @@ def as_model(model) -> WorldModel:
 
 
 def env_params(model: WorldModel, prompt: str | None = None, frames=None, frame_actions=None) -> EnvParams:
-    """Validated EnvParams from Python/numpy values (the same checks as the Simulator's reset)."""
+    """Validated EnvParams from Python/numpy values (the same checks as the Simulator's reset). Without a prompt
+    and frames, each episode starts from a scene of the env's world (FunctionalEnv.world)."""
     text = checks.check_prompt(prompt, None, model.max_text_bytes)
-    if text is None:
-        text = (jnp.zeros((model.max_text_bytes,), jnp.int32), jnp.zeros((model.max_text_bytes,), bool))
     frames = checks.check_frames(frames, None, model.resolution)
     if frame_actions is not None:
         if frames is None:
             raise ValueError("frame_actions go between initial frames: pass frames too (or no frame_actions)")
         frame_actions = checks.check_actions(frame_actions, (frames.shape[0] - 1,), model.action_dim,
                                              "frame_actions")
-    text = (jnp.asarray(text[0]), jnp.asarray(text[1]))
+    text = None if text is None else (jnp.asarray(text[0]), jnp.asarray(text[1]))
     return EnvParams(model, text, None if frames is None else jnp.asarray(frames), frame_actions)
 
 
@@ -71,12 +73,23 @@ class FunctionalEnv:
     anchor: bool | None = None  # hold frames to the starting balls (None = the model's, model.sampling)
     first_temperature: float | None = None  # a first frame from the prompt alone (None = the model's)
     first_guidance: float | None = None  # its classifier-free guidance (None = the model's, model.sampling)
+    world: str | None = scenes.DEFAULT_WORLD  # episodes without a prompt or frames start from this world's scenes
+    start_frames: int = scenes.START_FRAMES  # frames of the world's scene each of those episodes is given
 
     def __post_init__(self):
         if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
             raise ValueError(f"max_steps={self.max_steps!r}: use an integer >= 1")
         if not (hasattr(self.task, "reward") and hasattr(self.task, "terminal")):
             raise TypeError("task must have reward(readout) and terminal(readout) methods (see worldsim.envs.tasks)")
+        check_sampling(self)
+        scenes.check(self.world, self.start_frames)
+
+    def scene(self, params: EnvParams):
+        """The world config episodes start from, or None when params give a prompt or frames (or world=None)."""
+        if self.world is None or params.text is not None or params.frames is not None:
+            return None
+        m = params.model
+        return scenes.config(self.world, m.resolution, self.start_frames, m.action_dim, object_colour(self.task))
 
     def sampling(self, model: WorldModel) -> dict:
         """The sampling keywords of the core for `model`: this env's settings, else the model's own."""
@@ -96,8 +109,15 @@ class FunctionalEnv:
         return core.render(params.model, state) if self.decode else state.latent
 
     def reset_env(self, key, params: EnvParams) -> tuple[jax.Array, SimState]:
-        state = core.init(params.model, key, params.text, params.frames, params.frame_actions, steps=self.steps,
+        frames, actions, cfg = params.frames, params.frame_actions, self.scene(params)
+        if cfg is not None:
+            k_scene, key = jax.random.split(key)
+            frames, actions = scenes.draw(cfg, k_scene, self.start_frames, params.model.action_dim,
+                                          object_colour(self.task))
+        state = core.init(params.model, key, params.text, frames, actions, steps=self.steps,
                           **self.init_sampling(params.model))
+        if cfg is None:  # a given start may lack the task's ball (refused outside jit); a scene has it by design
+            check_object(self.task, core.readout(params.model, state))
         return self._observe(params, state), state
 
     def outcome(self, model: WorldModel, state: SimState, new: SimState, out) -> tuple:
@@ -132,6 +152,22 @@ class FunctionalEnv:
         done = terminated | truncated
         pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(done, x, y), a, b)  # noqa: E731
         return pick(obs_re, obs), pick(fresh, new), reward, done, info
+
+
+def check_sampling(env: FunctionalEnv) -> None:
+    """Sampling settings: None (the model's own) or a value of the right kind, refused with the fix otherwise (a
+    string would fail later as 'could not convert string to float')."""
+    if env.steps is not None and (isinstance(env.steps, bool) or not isinstance(env.steps, int) or env.steps < 1):
+        raise ValueError(f"steps={env.steps!r}: use None (the model's default) or an integer >= 1")
+    for name in ("temperature", "first_temperature", "first_guidance"):
+        v = getattr(env, name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v < float("inf")):
+            raise ValueError(f"{name}={v!r}: use None (the model's own) or a finite number >= 0")
+    for name in ("reproject", "anchor", "decode"):
+        v = getattr(env, name)
+        if not (isinstance(v, bool) or (v is None and name != "decode")):
+            raise ValueError(f"{name}={v!r}: use True or False" + ("" if name == "decode" else
+                                                                    " (or None: the model's own setting)"))
 
 
 def clip_action(action) -> jax.Array:

@@ -1,12 +1,15 @@
 """Gymnasium environment over the learned simulator, registered as "worldsim/WorldSim-v0".
 
-    import gymnasium as gym, worldsim.envs
-    env = gym.make("worldsim/WorldSim-v0", model="default", max_steps=100)
-    obs, info = env.reset(seed=0, options={"prompt": "a red ball and a green ball", "frames": None})
+    import gymnasium as gym, worldsim
+    env = gym.make("worldsim/WorldSim-v0", render_mode="rgb_array")   # model="default", 100 steps an episode
+    obs, info = env.reset(seed=0)      # a push-world scene drawn from the seed (envs.scenes)
+    obs, info = env.reset(seed=0, options={"prompt": "a red ball and a green ball"})   # or your own start
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
 
 Observations are uint8 (H, W, 3) frames; actions (A,) in [-1, 1] (clipped). Reward and termination come from
-the task (default: bring the red ball to a goal; see envs.tasks); episodes are truncated after max_steps.
+the task (default: bring the red ball to a goal; see envs.tasks); episodes are truncated after max_steps (None:
+no limit of its own; gym.make registers it so, and its TimeLimit wrapper truncates at max_episode_steps, 100).
+Without a prompt or frames, each episode starts from a scene of `world` (None: an empty start).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import gymnasium as gym
 import jax
 import numpy as np
 
-from worldsim.envs import adapter
+from worldsim.envs import adapter, scenes
 from worldsim.sim import checks, compiled
 
 OPTIONS = ("prompt", "frames", "frame_actions")
@@ -31,10 +34,12 @@ def readout_info(readout) -> dict:
 class WorldSimEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
-    def __init__(self, model="default", task=None, prompt: str | None = None, max_steps: int = 100,
-                 render_mode: str | None = None, steps: int | None = None, temperature: float | None = None):
+    def __init__(self, model="default", task=None, prompt: str | None = None, max_steps: int | None = 100,
+                 render_mode: str | None = None, steps: int | None = None, temperature: float | None = None,
+                 world: str | None = scenes.DEFAULT_WORLD, start_frames: int = scenes.START_FRAMES):
         self.observation_space, self.action_space = adapter.configure(
-            self, model, task, prompt, max_steps, render_mode, steps, temperature)
+            self, model, task, prompt, adapter.episode_limit(max_steps), render_mode, steps, temperature, world,
+            start_frames)
         self._state = None
         self._key = None
 

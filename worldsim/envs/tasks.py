@@ -2,7 +2,8 @@
 velocity, presence), so every adapter (Gymnasium, dm_env, functional) and the planner score the same thing.
 
 A task is any object with `reward(readout) -> () float` and `terminal(readout) -> () bool` (jittable). It must be
-hashable (a frozen dataclass is), because the compiled adapters take it as a static argument.
+hashable (a frozen dataclass is), because the compiled adapters take it as a static argument. A task whose reward
+reads one ball names its colour slot as `colour` (ReachGoal does): the envs then start only episodes that have it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from worldsim.sim import Readout
 from worldsim.worlds import COLOUR_NAMES
@@ -70,6 +72,31 @@ class Goal(NamedTuple):
 
     def terminal(self, readout: Readout) -> jax.Array:
         return self.distance(readout.pos) < self.radius
+
+
+PRESENT = 0.5  # a readout presence below this means the ball is not in the frame
+
+
+def object_colour(task) -> int | None:
+    """The colour slot of the one ball a task's reward reads (its `colour`), or None for a task that reads none."""
+    colour = getattr(task, "colour", None)
+    return None if colour is None else int(colour)
+
+
+def check_object(task, readout) -> None:
+    """Refuse an episode whose start lacks the ball the task reads: its reward would be computed from the readout
+    of a ball that is not there. Skipped under jit (a traced readout cannot raise) and for tasks that read none."""
+    colour = object_colour(task)
+    if colour is None or readout is None or isinstance(readout.present, jax.core.Tracer):
+        return
+    present = np.asarray(readout.present)[..., colour]
+    if (present < PRESENT).any():
+        name = COLOUR_NAMES[colour]
+        raise ValueError(
+            f"{type(task).__name__} reads the {name} ball (colour slot {colour}), but this episode starts without "
+            f"one (readout presence {float(present.min()):.2g} < {PRESENT}): start from a scene that has it (the "
+            f"default world='push', a prompt naming a {name} ball, or frames showing one), or use a task for a "
+            "ball the scene has (ReachGoal(colour=...)) or task=NoTask()")
 
 
 @dataclass(frozen=True)

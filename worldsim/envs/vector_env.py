@@ -3,7 +3,7 @@ NEXT_STEP autoreset (gymnasium >= 1.0's default): after an episode ends, the nex
 its action, and returns its first frame with reward 0 and terminated = truncated = False.
 
     envs = WorldSimVectorEnv(8, model="default", max_steps=100)
-    obs, info = envs.reset(seed=0)                     # uint8 (8, H, W, 3)
+    obs, info = envs.reset(seed=0)                     # uint8 (8, H, W, 3): 8 push-world scenes (envs.scenes)
     obs, reward, terminated, truncated, info = envs.step(envs.action_space.sample())
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from worldsim.envs import adapter
+from worldsim.envs import adapter, scenes
 from worldsim.envs.gym_env import OPTIONS
 from worldsim.sim import checks, compiled
 
@@ -23,13 +23,17 @@ from worldsim.sim import checks, compiled
 class WorldSimVectorEnv(VectorEnv):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20, "autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, num_envs: int, model="default", task=None, prompt: str | None = None, max_steps: int = 100,
-                 render_mode: str | None = None, steps: int | None = None, temperature: float | None = None):
+    def __init__(self, num_envs: int, model="default", task=None, prompt: str | None = None,
+                 max_steps: int | None = None, render_mode: str | None = None, steps: int | None = None,
+                 temperature: float | None = None, world: str | None = scenes.DEFAULT_WORLD,
+                 start_frames: int = scenes.START_FRAMES, max_episode_steps: int | None = None):
+        # Episode length: max_steps, else max_episode_steps (what gym.make_vec passes from the spec), else 100.
         self.num_envs = checks.check_batch_size(num_envs)
         if self.num_envs is None:
             raise ValueError("num_envs=None: use an integer >= 1")
+        limit = adapter.episode_limit(max_steps, 100 if max_episode_steps is None else max_episode_steps)
         self.single_observation_space, self.single_action_space = adapter.configure(
-            self, model, task, prompt, max_steps, render_mode, steps, temperature)
+            self, model, task, prompt, limit, render_mode, steps, temperature, world, start_frames)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._states = None

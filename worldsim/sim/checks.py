@@ -130,7 +130,21 @@ def check_state(state, template: SimState) -> tuple[int, ...]:
     if not ok:
         raise ValueError("this state does not come from this simulator's model (its shapes differ): make it "
                          "with sim.reset(...) on the same model")
+    bad = [name for name, finite in zip(SimState._fields, _finite_fields(state)) if not bool(finite)]
+    if bad:  # a NaN latent would decode to black frames and step on as NaN, silently
+        raise ValueError(f"this state holds NaN or inf (in {', '.join(bad)}), which sim.reset / sim.step never "
+                         "make: start again from sim.reset(...), or pass a state you did not edit by hand")
     return batch
+
+
+@jax.jit
+def _finite_fields(state: SimState) -> tuple:
+    """Per SimState field: are all its float values finite? One compiled reduction (no copy to the host)."""
+    def finite(x):
+        return jnp.isfinite(x).all() if jnp.issubdtype(x.dtype, jnp.floating) else jnp.ones((), bool)
+
+    return tuple(jnp.all(jnp.stack([finite(x) for x in jax.tree.leaves(f)] or [jnp.ones((), bool)]))
+                 for f in state)
 
 
 def check_flag(value, name: str) -> bool:

@@ -51,10 +51,24 @@ class Sampling:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Sampling":
+        """From an export's config.json ["sampling"]; a junk value is refused by name (not float()'s error)."""
         d = d or {}
-        return cls(temperature=float(d.get("temperature", 1.0)), reproject=bool(d.get("reproject", False)),
-                   first_temperature=float(d.get("first_temperature", 1.0)),
-                   first_guidance=float(d.get("first_guidance", 1.0)), anchor=bool(d.get("anchor", False)))
+        if not isinstance(d, dict):
+            raise ValueError(f"config.json 'sampling' must be an object, got {d!r}: re-export the model, or remove "
+                             "the entry to use the defaults")
+        kw = {}
+        for name, default in (("temperature", 1.0), ("first_temperature", 1.0), ("first_guidance", 1.0)):
+            v = d.get(name, default)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < float("inf"):
+                raise ValueError(f"config.json sampling.{name}={v!r}: use a finite number >= 0 (or remove it for "
+                                 f"the default, {default})")
+            kw[name] = float(v)
+        for name in ("reproject", "anchor"):
+            v = d.get(name, False)
+            if not isinstance(v, bool):
+                raise ValueError(f"config.json sampling.{name}={v!r}: use true or false (or remove it for false)")
+            kw[name] = v
+        return cls(**kw)
 
     def to_dict(self) -> dict:
         return {"temperature": self.temperature, "reproject": self.reproject,

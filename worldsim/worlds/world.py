@@ -183,3 +183,14 @@ def _check_states(s) -> None:
             raise ValueError(f"states.{field} must have shape {lead_k} to match pos {pos}, got {shape}")
     if jnp.shape(s.pos)[-2] > 6:
         raise ValueError("at most 6 balls can be rendered (one per palette colour)")
+    if isinstance(s.pos, jax.core.Tracer) or isinstance(s.radius, jax.core.Tracer):
+        return  # values are only known outside jit
+    # A NaN, infinite or negative value draws nothing (a blank frame that looks like a valid empty scene).
+    present = np.asarray(s.present, bool)
+    pos, radius = np.asarray(s.pos)[present], np.asarray(s.radius)[present]
+    if not (np.isfinite(pos).all() and np.isfinite(radius).all()):
+        raise ValueError("states.pos / states.radius hold NaN or inf for present balls: pass finite values (or "
+                         "set present=False for slots without a ball)")
+    if (radius < 0).any():
+        raise ValueError(f"states.radius holds negative values (min {radius.min():.3g}) for present balls: pass "
+                         "radii >= 0 in world units (the worlds use about 0.04-0.13)")
