@@ -48,14 +48,13 @@ def reset(env: fn.FunctionalEnv, params: fn.EnvParams, key, batch: int | None = 
     sp = env.init_sampling(m)
     if batch is None:
         state = compiled.init(m, key, params.text, params.frames, params.frame_actions, sp["temperature"],
-                              steps=env.steps, reproject=sp["reproject"], guidance=sp["guidance"],
-                              anchor=sp["anchor"])
+                              steps=env.steps, reproject=sp["reproject"], guidance=sp["guidance"])
     else:
         tile = lambda x: None if x is None else jnp.broadcast_to(x, (batch,) + x.shape)  # noqa: E731
         text = (tile(params.text[0]), tile(params.text[1]))
         state = compiled.init(m, jax.random.split(key, batch), text, tile(params.frames),
                               tile(params.frame_actions), sp["temperature"], rank=1, steps=env.steps,
-                              reproject=sp["reproject"], guidance=sp["guidance"], anchor=sp["anchor"])
+                              reproject=sp["reproject"], guidance=sp["guidance"])
         # Own lineages, so the one step key the batch shares samples each episode differently.
         state = state._replace(branch=core.branch_ids(jnp.zeros((), jnp.uint32), batch))
     return observe(env, params, state, 0 if batch is None else 1), state
@@ -71,7 +70,7 @@ def step(env: fn.FunctionalEnv, params: fn.EnvParams, state, action, key, rank: 
     m = params.model
     sp = env.sampling(m)
     new, out = compiled.step(m, state, a, key, sp["temperature"], rank=rank, decode=False, steps=env.steps,
-                             reproject=sp["reproject"], anchor=sp["anchor"])
+                             reproject=sp["reproject"])
     new, reward, terminated, truncated = fn.outcome(env, m, state, new, out, rank=rank)
     return observe(env, params, new, rank), new, reward, terminated, truncated, out.readout
 

@@ -68,7 +68,6 @@ class FunctionalEnv:
     steps: int | None = None  # flow sampling Euler steps (None = the model's default)
     temperature: float | None = None  # flow sampling noise scale (None = the model's, model.sampling)
     reproject: bool | None = None  # re-encode each new frame (None = the model's, model.sampling)
-    anchor: bool | None = None  # hold frames to the starting balls (None = the model's, model.sampling)
     first_temperature: float | None = None  # a first frame from the prompt alone (None = the model's)
     first_guidance: float | None = None  # its classifier-free guidance (None = the model's, model.sampling)
 
@@ -82,8 +81,7 @@ class FunctionalEnv:
         """The sampling keywords of the core for `model`: this env's settings, else the model's own."""
         t = model.sampling.temperature if self.temperature is None else self.temperature
         r = model.sampling.reproject if self.reproject is None else self.reproject
-        a = model.sampling.anchor if self.anchor is None else self.anchor
-        return {"temperature": float(t), "reproject": bool(r), "anchor": bool(a)}
+        return {"temperature": float(t), "reproject": bool(r)}
 
     def init_sampling(self, model: WorldModel) -> dict:
         """The sampling keywords of core.init: its temperature and guidance are the first frame's (drawn from the

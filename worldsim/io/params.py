@@ -37,11 +37,13 @@ def _this_process_only() -> dict:
     return {"multiprocessing_options": ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})}
 
 
-def restore_params(directory: str | Path, abstract_model, what: str):
+def restore_params(directory: str | Path, abstract_model, what: str, skip: tuple[str, ...] = ()):
     """Restore `directory/params` into `abstract_model` (from nnx.eval_shape) and return a concrete model.
 
     Restoring into the abstract model skips seconds of compiling random initialisers for weights about to be
     overwritten. Parameter names and shapes are compared first, so a mismatch names the offending parameter.
+    skip: top-level parameter names that exports of an earlier version may carry and this one has removed (for
+    the dynamics: the object anchor's motion head); they are read and dropped.
     """
     graphdef, state, rest = nnx.split(abstract_model, nnx.Param, ...)
     # An explicit sharding on this process's first device: a checkpoint written on one kind of device (the shipped
@@ -51,13 +53,19 @@ def restore_params(directory: str | Path, abstract_model, what: str):
                           nnx.to_pure_dict(state))
     path = Path(directory).absolute() / "params"
     with ocp.StandardCheckpointer(**_this_process_only()) as ckpt:
-        problem = _mismatch(_shapes(ckpt.metadata(path).item_metadata), _shapes(target))
+        saved = ckpt.metadata(path).item_metadata
+        dropped = [k for k in skip if k in saved and k not in target]
+        problem = _mismatch(_shapes({k: v for k, v in saved.items() if k not in dropped}), _shapes(target))
         if problem:
             raise ValueError(f"{directory} was saved with a different {what} config: {problem}")
+        # the dropped parameters are restored too (orbax restores whole trees), then let go
+        full = {**target, **{k: jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
+                                              dict(saved[k])) for k in dropped}}
         try:
-            params = ckpt.restore(path, target)
+            params = ckpt.restore(path, full)
         except (ValueError, KeyError) as e:
             raise ValueError(f"{directory} was saved with a different {what} config: {e}") from e
+    params = {k: v for k, v in params.items() if k not in dropped}
     if jax.tree.leaves(rest):
         raise ValueError(f"the {what} holds state besides parameters: export/load must learn to save it")
     nnx.replace_by_pure_dict(state, params)

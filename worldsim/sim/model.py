@@ -37,29 +37,24 @@ class Sampling:
     there averages the possible scenes into faint smears (a flow's draw) or puts every ball at its mean place (a
     layout's); next frames are nearly determined by the past, where a low temperature curbs drift.
     first_guidance: classifier-free guidance of that first frame towards the prompt, for a model with a
-    first-frame prior and no layout prior (1 = none). anchor: hold each generated frame to the balls the episode
-    started with (worldsim.dynamics.anchor): their count, colours and sizes stay, and each moves as the model reads
-    the rollout (its motion head, under the step's action, where it has one); needs a model with a layout prior
-    and a state head, and switches itself off for episodes whose starting frame the layout renderer cannot draw
-    (an occluder, plain video). On for the shipped model."""
+    first-frame prior and no layout prior (1 = none). Every generated frame is the latent model's own sample: the
+    settings of earlier exports may carry an "anchor" key (the object anchor, since removed), which is ignored."""
 
     temperature: float = 1.0
     reproject: bool = False
     first_temperature: float = 1.0
     first_guidance: float = 1.0
-    anchor: bool = False
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Sampling":
         d = d or {}
         return cls(temperature=float(d.get("temperature", 1.0)), reproject=bool(d.get("reproject", False)),
                    first_temperature=float(d.get("first_temperature", 1.0)),
-                   first_guidance=float(d.get("first_guidance", 1.0)), anchor=bool(d.get("anchor", False)))
+                   first_guidance=float(d.get("first_guidance", 1.0)))
 
     def to_dict(self) -> dict:
         return {"temperature": self.temperature, "reproject": self.reproject,
-                "first_temperature": self.first_temperature, "first_guidance": self.first_guidance,
-                "anchor": self.anchor}
+                "first_temperature": self.first_temperature, "first_guidance": self.first_guidance}
 
 
 class WorldModel(nnx.Module):
