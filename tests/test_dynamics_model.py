@@ -65,6 +65,10 @@ def test_config_presets_validation_and_round_trip():
     assert small.tokens_per_frame == 16 and small.token_dim == 64
     assert TINY.tokens_per_frame == 4 and TINY.token_dim == 32
     assert DynamicsConfig.from_dict(small.to_dict()) == small
+    # configs written with the object anchor's motion head (since removed) still read: its settings are dropped
+    old = {**small.to_dict(), "motion_head": True, "motion_layout": True, "motion_gate": True}
+    assert DynamicsConfig.from_dict(old) == small
+    assert not any(k.startswith("motion_") for k in small.to_dict())
     with pytest.raises(ValueError, match="divisible by group"):
         DynamicsConfig(grid=8, group=3)
     with pytest.raises(ValueError, match="even"):

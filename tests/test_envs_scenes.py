@@ -128,7 +128,7 @@ def test_readme_gymnasium_example_runs(monkeypatch):
     (dict(temperature="abc"), "temperature='abc': use None"),
     (dict(steps="x"), "steps='x': use None"),
     (dict(first_guidance="2"), "first_guidance='2'"),
-    (dict(anchor="yes"), "anchor='yes': use True or False"),
+    (dict(reproject="yes"), "reproject='yes': use True or False"),
     (dict(world="mars"), "world='mars': use one of bouncing_balls"),
     (dict(start_frames=0), "start_frames=0"),
 ])

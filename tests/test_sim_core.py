@@ -226,3 +226,69 @@ def test_actions_are_clipped_to_the_worlds_range(model, start, actions):
     big = actions * jnp.asarray([1e30, 3.0]) + jnp.sign(actions) * 2.0
     assert leaves_equal(roll(model, start, big), roll(model, start, jnp.clip(big, -1.0, 1.0)))
     assert np.isfinite(np.asarray(roll(model, start, big)[1].latent)).all()
+
+
+# ----- the default sampling path: the raw latent model, nothing held or redrawn -----
+
+LAYOUT = dict(layout_dim=16, layout_heads=2, layout_text_layers=1, layout_render_dim=16, layout_render_layers=1)
+
+
+@pytest.fixture(scope="module")
+def shipped_style():
+    """A tiny model built like the shipped one (state head, layout prior for text-only first frames), sampled with
+    the shipped model's recorded settings (worldsim/assets/dynamics/config.json)."""
+    import json
+
+    import worldsim as ws
+    from worldsim.dynamics import DynamicsConfig
+    from worldsim.dynamics.load import DEFAULT
+    from worldsim.sim import Sampling
+
+    sampling = Sampling.from_dict(json.loads((DEFAULT / "config.json").read_text()).get("sampling"))
+    m = ws.WorldModel.random(dynamics_config=DynamicsConfig.tiny().replace(**LAYOUT))
+    assert m.has_state_head and m.dynamics.layout is not None
+    return ws.WorldModel(m.tokenizer, m.dynamics, sampling=sampling)
+
+
+@pytest.mark.parametrize("reproject", [None, False])  # None: the shipped setting (it reprojects)
+def test_a_step_keeps_the_flow_heads_sample(shipped_style, reproject):
+    """The new latent frame of a Simulator step is what the flow head samples from the hidden state the cache gives
+    for the current frame and action, at the step's key and temperature, then (where the settings say so) decoded
+    and encoded again by the tokenizer: nothing else alters it."""
+    import worldsim as ws
+
+    model = shipped_style
+    sim = ws.Simulator(model, reproject=reproject)
+    temperature, reprojects = model.sampling.temperature, sim.reproject
+    assert reprojects == (model.sampling.reproject if reproject is None else reproject)
+
+    @jax.jit
+    def expected(m, state, a, key):
+        dyn = m.dynamics
+        h, _ = dyn.step(state.cache, state.latent[None], a[None])
+        z = dyn.sample_frame(h, core.step_key(key, state.t, state.branch), None, temperature)
+        return (core._reproject(m, state.latent, z) if reprojects else z)[0]
+
+    state = sim.reset(jax.random.key(3), prompt="a red ball at the top left and a blue ball at the bottom")
+    for t, a in enumerate(np.random.default_rng(5).uniform(-1, 1, (4, 2)).astype(np.float32)):
+        key = jax.random.key(10 + t)
+        new, out = sim.step(state, a, key)
+        assert max_diff(out.latent, expected(model, state, jnp.asarray(a), key)) < 1e-5
+        assert max_diff(new.latent, out.latent) == 0.0
+        state = new
+
+
+def test_forks_of_a_text_only_start_differ(shipped_style):
+    """Futures forked from one state, under the same actions, are different samples: with one step key (their
+    lineages differ) and with different keys."""
+    import worldsim as ws
+
+    sim = ws.Simulator(shipped_style)
+    state = sim.reset(jax.random.key(4), prompt="a red ball at the top left")
+    acts = np.zeros((2, 3, 2), np.float32)
+    _, outs = sim.rollout(sim.fork(state, 2), acts, jax.random.key(1))
+    f = np.asarray(outs.frame, np.int32)  # (2, 3, H, W, 3)
+    assert all(np.abs(f[0, t] - f[1, t]).max() > 0 for t in range(3))
+    _, a = sim.rollout(state, acts[0], jax.random.key(1))
+    _, b = sim.rollout(state, acts[0], jax.random.key(2))
+    assert all(not np.array_equal(a.frame[t], b.frame[t]) for t in range(3))

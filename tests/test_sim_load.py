@@ -100,3 +100,41 @@ def test_the_shipped_weights_stay_within_their_size_budget():
     assets = Path(ws.__file__).parent / "assets"
     size = sum(p.stat().st_size for p in assets.rglob("*") if p.is_file())
     assert 0 < size <= 20_000_000, f"{size / 1e6:.2f} MB of shipped weights"
+
+
+def _add_params(directory, extra: dict, model_keys: dict, sampling: dict) -> None:
+    """Rewrite a dynamics export as an earlier version wrote it: extra parameters and config keys."""
+    import orbax.checkpoint as ocp
+    from flax import nnx
+
+    dyn = dyn_load.load(directory)
+    params = {**nnx.to_pure_dict(nnx.state(dyn, nnx.Param)), **extra}
+    with ocp.StandardCheckpointer() as ckpt:
+        ckpt.save((directory / "params").absolute(), params, force=True)
+    meta = json.loads((directory / "config.json").read_text())
+    meta["model"].update(model_keys)
+    meta["sampling"] = {**meta.get("sampling", {}), **sampling}
+    meta.pop("sha256", None)  # those versions recorded no checksums (and the rewritten files would not match)
+    (directory / "config.json").write_text(json.dumps(meta))
+
+
+def test_an_export_with_the_removed_motion_head_still_loads(model, bundle, tmp_path):
+    """Exports written before the object anchor was removed (the shipped one among them) carry its motion head's
+    settings, parameters and an 'anchor' sampling key: they load without them. Nothing else is skipped."""
+    import shutil
+
+    head = {"queries": np.ones((6, 32), np.float32), "out": {"kernel": np.zeros((32, 2), np.float32),
+                                                              "bias": np.zeros((2,), np.float32)}}
+    old = tmp_path / "old"
+    shutil.copytree(bundle, old)
+    _add_params(old / "dynamics", {"motion_head": head},
+                {"motion_head": True, "motion_layout": True, "motion_gate": True}, {"anchor": True})
+    back = ws.load(old)
+    assert same_weights(model, back) and back.dynamics.config == model.dynamics.config
+    assert "anchor" not in back.sampling.to_dict()
+    ws.Simulator(back).reset(jax.random.key(0), prompt="a red ball")
+    stray = tmp_path / "stray"
+    shutil.copytree(bundle, stray)
+    _add_params(stray / "dynamics", {"other_head": head}, {}, {})
+    with pytest.raises(ValueError, match="unexpected other_head"):
+        ws.load(stray)

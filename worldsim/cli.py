@@ -24,10 +24,6 @@ EXAMPLES = """examples:
   worldsim train dynamics --preset small --workdir runs/dynamics --tokenizer runs/tokenizer/model
   worldsim eval --model copy_last --suite quick --out eval/copy_last
 """
-ANCHOR_HELP = ("hold generated frames to the balls the episode started with, or not (the "
-               "object anchor: no ball fades or merges, each moves as the model reads it; off by itself for scenes "
-               "it cannot draw). Default: the model's own setting (on for the shipped model)")
-
 
 def _seed(text: str) -> int:
     """Seeds are 32-bit: jax.random.key(2**32) is the same key as key(0)."""
@@ -83,7 +79,7 @@ def cmd_worlds_sample(args) -> None:
 def cmd_demo(args) -> None:
     from worldsim.demo import run_demo
 
-    run_demo(args.out, seed=args.seed, anchor=args.anchor)
+    run_demo(args.out, seed=args.seed)
 
 
 def _with_batch(cfg, n: int):
@@ -155,14 +151,6 @@ def cmd_eval(args) -> None:
 
     suite = get_suite(args.suite)
     predictor = resolve(args.model, resolution=suite.resolution)
-    if args.anchor is not None:
-        from worldsim.probes.model_predictor import ModelPredictor
-
-        if not isinstance(predictor, ModelPredictor):
-            flag = "--anchor" if args.anchor else "--no-anchor"
-            raise ValueError(f"{flag} sets how a model's rollouts are sampled; {args.model} is not a model: drop "
-                             f"{flag} or pass --model default (or a model path)")
-        predictor = ModelPredictor(predictor.model, anchor=args.anchor)
     key = jax.random.key(HELD_OUT_SEED + args.seed)  # evaluation clips come from held-out seeds only
     report = ws.probes.evaluate(predictor, suite, key=key, progress=True)
     for path in report.save(args.out):
@@ -181,7 +169,7 @@ def cmd_play(args) -> None:
     from worldsim import play
 
     cfg = play.PlayConfig(host=args.host, port=args.port, max_sessions=args.max_sessions,
-                          idle_timeout_s=args.idle_timeout, max_fps=args.max_fps, anchor=args.anchor)
+                          idle_timeout_s=args.idle_timeout, max_fps=args.max_fps)
     if cfg.exposed:
         print(f"warning: listening on {cfg.host}, not only on this machine: anyone who can reach port {cfg.port} can "
               "use this server (there is no login) and its CPU. Use the default --host 127.0.0.1 to keep it "
@@ -237,7 +225,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", default="worldsim_demo", help="output folder (default ./worldsim_demo)")
     demo.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    demo.add_argument("--anchor", action=argparse.BooleanOptionalAction, default=None, help=ANCHOR_HELP)
     demo.set_defaults(run=cmd_demo)
 
     train = commands.add_parser(
@@ -303,8 +290,6 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", required=True, help="output folder (created)")
     evaluate.add_argument("--seed", type=_seed, default=0,
                           help="which held-out clips: seed N draws from the evaluation seeds (default 0)")
-    evaluate.add_argument("--anchor", action=argparse.BooleanOptionalAction, default=None,
-                          help=ANCHOR_HELP + " (a model only)")
     evaluate.set_defaults(run=cmd_eval)
 
     bench = commands.add_parser(
@@ -344,7 +329,6 @@ def build_parser() -> argparse.ArgumentParser:
                       help="close a session whose page sent nothing for S seconds (default 600)")
     play.add_argument("--max-fps", type=float, default=0.0, metavar="F",
                       help="cap each session's frame rate (default 0: the model's own speed)")
-    play.add_argument("--anchor", action=argparse.BooleanOptionalAction, default=None, help=ANCHOR_HELP)
     play.add_argument("--no-warmup", action="store_true",
                       help="start serving before compiling (the first clicks then wait for XLA)")
     play.set_defaults(run=cmd_play)

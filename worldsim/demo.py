@@ -65,20 +65,18 @@ def _save(out: Path, label: str, frames: np.ndarray, video: np.ndarray, labels, 
 
 
 def run_demo(out="worldsim_demo", seed: int = 0, model="default", fps: float = 10,
-             log: Callable[[str], None] = print, anchor: bool | None = None) -> dict[str, list[Path]]:
-    """Write the demo files into `out`; returns {part: [mp4, gif, png]} and logs what it wrote and the report.
-    anchor: hold generated frames to their starting balls (ws.Simulator's anchor; None = the model's setting)."""
+             log: Callable[[str], None] = print) -> dict[str, list[Path]]:
+    """Write the demo files into `out`; returns {part: [mp4, gif, png]} and logs what it wrote and the report."""
     import worldsim as ws
 
     out = io.writable_folder(out)  # fails fast, before any model work, when it cannot be written
     wm = ws.load(model) if isinstance(model, str) else model
-    sim = ws.Simulator(wm, batch_size=CLIPS, anchor=anchor)
+    sim = ws.Simulator(wm, batch_size=CLIPS)
     res = wm.resolution
     key = jax.random.key(seed)
     steps = FRAMES - GIVEN
     written, report = {}, {}
-    log(f"model: {wm.source} (sampling temperature {sim.temperature}, reprojection {sim.reproject}, "
-        f"object anchor {sim.anchor})")
+    log(f"model: {wm.source} (sampling temperature {sim.temperature}, reprojection {sim.reproject})")
 
     # 1. From text alone.
     state = sim.reset(jax.random.fold_in(key, 0), prompt=list(PROMPTS))

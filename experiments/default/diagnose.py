@@ -1,5 +1,5 @@
 """Why do the raw model's rollouts lose balls and slow them? Three diagnostics on development clips (held-out seeds
-the report does not use), raw sampling (no object anchor), recorded in results.md ("Diagnosis of raw rollouts"):
+the report does not use), raw sampling, recorded in results.md ("Diagnosis of raw rollouts"):
 
 1. speed ratio (model / truth, tracked) of one-step predictions from true context against the same ratio along a
    free rollout, frame by frame: mean regression of the objective/sampler, or drift off the training distribution?
@@ -91,7 +91,7 @@ def rest_drift(dyn, tok, key, clips: int, temperature: float, reproject: bool, f
     ep = world.sample(key, clips)
     f, lat, acts, text = episode_inputs(dyn, tok, ep)
     gen = generate(dyn, lat, acts, text, 3, jax.random.fold_in(key, 1), temperature=temperature,
-                   reproject=tok if reproject else None, anchor=False, context_noise=context_noise)
+                   reproject=tok if reproject else None, context_noise=context_noise)
     pred = np.concatenate([f[:, :3], np.asarray(tok.decode(jnp.asarray(gen)))[:, 3:]], 1)
     tr = objects(track(pred), np.asarray(ep.states.colour))
     pos, present = np.asarray(tr.pos), np.asarray(ep.states.present)[:, 0]
@@ -165,7 +165,7 @@ def main():
         # 3. free rollouts after c = 3 and c = late_c given frames
         for c in (3,) if args.rollouts_only else (3, args.late_c):
             gen = generate(dyn, lat, acts, text, c, jax.random.fold_in(k, 3), temperature=args.temperature,
-                           reproject=tok if rep else None, anchor=False, context_noise=args.context_noise)
+                           reproject=tok if rep else None, context_noise=args.context_noise)
             pred = np.concatenate([frames[:, :c], np.asarray(tok.decode(jnp.asarray(gen)))[:, c:]], 1)
             a = align(pred, frames, ep.states, c, ep.dt)
             m = long_rollout(a)

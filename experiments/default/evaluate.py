@@ -46,12 +46,10 @@ def episode_inputs(dyn, tok, ep):
     return frames, lat, acts, (ids, mask)
 
 
-def continue_clips(dyn, tok, ep, c: int, key, temperature: float, reproject: bool = False,
-                   anchor: bool = False) -> np.ndarray:
+def continue_clips(dyn, tok, ep, c: int, key, temperature: float, reproject: bool = False) -> np.ndarray:
     """Frames [0, c) of the truth, then generated ones: uint8 like ep.frames."""
     frames, lat, acts, text = episode_inputs(dyn, tok, ep)
-    gen = generate(dyn, lat, acts, text, c, key, temperature=temperature, reproject=tok if reproject else None,
-                   anchor=anchor)
+    gen = generate(dyn, lat, acts, text, c, key, temperature=temperature, reproject=tok if reproject else None)
     out = np.asarray(tok.decode(jnp.asarray(gen)))
     return np.concatenate([frames[:, :c], out[:, c:]], axis=1)
 
@@ -97,10 +95,10 @@ def variety(dyn, tok, world, key, temperature: float, guidance: float = 1.0, cap
 
 
 def evaluate_world(dyn, tok, name: str, split: str, clips: int, c: int, horizon: int, key, temperature: float,
-                   reproject: bool = False, anchor: bool = False) -> dict:
+                   reproject: bool = False) -> dict:
     world = worlds_lib.make(name, split, resolution=tok.config.resolution, num_frames=c + horizon)
     ep = world.sample(key, clips)
-    pred = continue_clips(dyn, tok, ep, c, jax.random.fold_in(key, 7), temperature, reproject, anchor)
+    pred = continue_clips(dyn, tok, ep, c, jax.random.fold_in(key, 7), temperature, reproject)
     truth = np.asarray(ep.frames)
     model = measure(pred, truth, ep.states, c, ep.dt)
     base = baseline_measures(world, ep, c)
@@ -130,12 +128,6 @@ def main():
     p.add_argument("--ood", action="store_true", help="also every OOD split of each world")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--reproject", action="store_true", help="decode + re-encode each generated latent")
-    p.add_argument("--anchor", action=argparse.BooleanOptionalAction, default=None,
-                   help="hold generated frames to the starting balls (worldsim.dynamics.anchor), or not "
-                        "(default: the model's Sampling.anchor)")
-    p.add_argument("--anchor-sample-weight", type=float, default=None,
-                   help="with --anchor: weight of the sampled frame's velocity in each move (default: "
-                        "anchor.SAMPLE_WEIGHT; for choosing it on --dev clips)")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance of text-only first frames (default: the model's "
                         "Sampling.first_guidance)")
@@ -152,17 +144,11 @@ def main():
     p.add_argument("--sheet", default=None, help="write a PNG contact sheet (truth | generated) per world here")
     args = p.parse_args()
     t0 = time.time()
-    if args.anchor_sample_weight is not None:  # read when the anchored step is first traced, which is below
-        from worldsim.dynamics import anchor as anchor_lib
-
-        anchor_lib.SAMPLE_WEIGHT = float(args.anchor_sample_weight)
     meta = read_meta(args.model)
     tok = load_tokenizer(meta.get("tokenizer", {}).get("path", "default"))
     dyn = load_dynamics(args.model)
     if args.guidance is None:
         args.guidance = float(meta.get("sampling", {}).get("first_guidance", 1.0))
-    if args.anchor is None:
-        args.anchor = bool(meta.get("sampling", {}).get("anchor", False))
     if args.text_temperature is None:
         args.text_temperature = float(meta.get("sampling", {}).get("first_temperature", 1.0))
     # held-out seeds, never trained on; --dev draws other held-out clips, so settings chosen on them are not
@@ -187,13 +173,12 @@ def main():
                         dyn, tok, world, jax.random.fold_in(k, 5), args.text_temperature, args.guidance))
                 continue
             row, pred, truth = evaluate_world(dyn, tok, w, split, args.clips, 3, 16, k, args.temperature,
-                                              args.reproject, args.anchor)
+                                              args.reproject)
             t = {"text_count_acc": np.nan, "text_colour_acc": np.nan, "frames": truth[:, 0]}
             row["model"]["count_acc_32"] = np.nan
             if not args.quick:
                 long_row, _, _ = evaluate_world(dyn, tok, w, split, min(args.clips, 16), 3, 32,
-                                                jax.random.fold_in(k, 3), args.temperature, args.reproject,
-                                                args.anchor)
+                                                jax.random.fold_in(k, 3), args.temperature, args.reproject)
                 row["model"]["count_acc_32"] = long_row["model"]["count_acc"]
                 world = worlds_lib.make(w, split, resolution=tok.config.resolution, num_frames=2)
                 t = text_only(dyn, tok, world, args.clips, jax.random.fold_in(k, 5), args.text_temperature,

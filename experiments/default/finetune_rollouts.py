@@ -1,7 +1,7 @@
 """Fine-tune the shipped dynamics trunk on the 2 CPU cores with one recipe change at a time (the Rollouts issue's
 ablation, experiments/default/results.md). Same trainer as `worldsim train dynamics` (worldsim.train.dynamics.train);
-this file only holds the settings. The anchor's motion head and the layout prior are left out: the first reads
-the old trunk's hidden states, the second draws only text-only first frames, and the ablation gives 3 frames.
+this file only holds the settings. The layout prior is left out: it draws only text-only first frames, and the
+ablation gives 3 frames.
 
     # round 1, from the shipped weights (the two runs shared the 2 cores: 26 and 34 min)
     python experiments/default/finetune_rollouts.py --variant control --workdir runs/ft_control --steps 1200
@@ -51,9 +51,8 @@ WORLDS = ("bouncing_balls", "gravity", "push", "bouncing_balls+occluder")
 def config(variant: str, steps: int, clips_per_world: int, batch: int, init: str = "default",
            worlds: tuple[str, ...] = WORLDS) -> DynamicsTrainConfig:
     shipped = DynamicsConfig.from_dict(read_meta("default")["model"])
-    # the trunk, flow head and state head as shipped; no anchor motion head, no layout prior (not trained here)
-    model = shipped.replace(motion_head=False, motion_layout=False, motion_gate=False, layout_dim=0,
-                            **MODEL_CHANGES.get(variant, {}))
+    # the trunk, flow head and state head as shipped; no layout prior (not trained here)
+    model = shipped.replace(layout_dim=0, **MODEL_CHANGES.get(variant, {}))
     return DynamicsTrainConfig(
         model=model, init=init, worlds=worlds, clips_per_world=clips_per_world, clip_frames=16, batch_size=batch,
         steps=steps, lr=2e-4, warmup=50, context_noise=0.1, val_clips=16, val_every=200, sample_every=0,

@@ -1,8 +1,8 @@
 """Fine-tune only the state head of a dynamics export on its frozen trunk's hidden states, and write a new export.
 
-Why: the object anchor (worldsim/dynamics/anchor.py) moves each ball by the velocity the state head reads, and the
-balls it draws are what the dynamics reads next, so a reading error is fed back and adds up over a rollout like a
-random walk. The head was trained jointly with the trunk (one auxiliary loss among several); trained alone on the
+Why (then): the object anchor, since removed (issue #20), moved each ball by the velocity the state head read, and
+the balls it drew were what the dynamics read next, so a reading error was fed back and added up over a rollout
+like a random walk. The head was trained jointly with the trunk (one auxiliary loss among several); trained alone on the
 trunk's features it may read them better. The trunk, flow head and layout prior are left exactly as they were.
 Result (session 8): the development error stayed where it was (0.0533 -> 0.0539 u/s); nothing was shipped from it.
 
@@ -59,7 +59,7 @@ def vel_error(head, h: np.ndarray, ds: LatentDataset, first: int = 2) -> float:
 
 
 def head_parser(doc: str, dest_help: str, base_help: str, lr: float, seed: int) -> argparse.ArgumentParser:
-    """The options of a script that trains one head on a frozen trunk (this one, train_motion_head.py)."""
+    """The options of a script that trains one head on a frozen trunk."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dest", required=True, help=dest_help)
     p.add_argument("--base", default="default", help=base_help)

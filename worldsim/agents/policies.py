@@ -47,12 +47,10 @@ def true_planner(world: WorldConfig, cfg: cem.CEMConfig) -> Policy:
 
 
 def learned_planner(model: WorldModel, cfg: cem.CEMConfig, temperature: float = 0.0,
-                    steps: int | None = None, reproject: bool | None = None, anchor: bool = False) -> Policy:
+                    steps: int | None = None, reproject: bool | None = None) -> Policy:
     """CEM on the learned simulator: every step it starts a simulation from the last real frames (no prompt:
     the frames carry the scene), forks it per candidate and scores rollouts by the task reward on the readout.
-    reproject: None = the model's own setting (model.sampling); False is ~5x cheaper per plan. anchor: hold the
-    rollouts to the balls of the real frames (off by default: planning was measured plain, experiments/planning,
-    and the anchor fits the balls afresh at every re-plan)."""
+    reproject: None = the model's own setting (model.sampling); False is ~5x cheaper per plan."""
     reproject = model.sampling.reproject if reproject is None else bool(reproject)
     if not model.has_state_head:
         raise ValueError("planning scores the physics readout, and this model has no state head")
@@ -60,8 +58,8 @@ def learned_planner(model: WorldModel, cfg: cem.CEMConfig, temperature: float = 
     def act(key, obs, goal, mean):
         k_init, k_roll, k_plan = jax.random.split(key, 3)
         state = core.init(model, k_init, None, obs.frames, obs.actions, steps=steps, temperature=temperature,
-                          reproject=reproject, anchor=anchor)
-        score = scorers.learned(model, state, goal, k_roll, temperature, steps, reproject, anchor)
+                          reproject=reproject)
+        score = scorers.learned(model, state, goal, k_roll, temperature, steps, reproject)
         a, mean = cem.plan(score, k_plan, cfg, model.action_dim, mean)
         return a, cem.shift(mean)
 

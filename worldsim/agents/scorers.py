@@ -13,16 +13,16 @@ from worldsim.worlds.state import BallState
 
 
 def learned(model: WorldModel, state: SimState, task, key, temperature: float = 0.0, steps: int | None = None,
-            reproject: bool | None = None, anchor: bool | None = None):
+            reproject: bool | None = None):
     """Score = summed task reward along rollouts of the learned simulator from `state`. The state is forked into
     one copy per candidate; temperature 0 (the default) rolls out the mean flow, so candidates are compared on the
-    same (noise-free) prediction. reproject, anchor: None = the model's own setting."""
+    same (noise-free) prediction. reproject: None = the model's own setting."""
     reproject = model.sampling.reproject if reproject is None else bool(reproject)
 
     def score(actions):  # (N, H, A)
         kids = core.fork(state, actions.shape[0])
         roll = lambda s, a: core.rollout(model, s, a, key, decode=False, steps=steps,  # noqa: E731
-                                         temperature=temperature, reproject=reproject, anchor=anchor)
+                                         temperature=temperature, reproject=reproject)
         _, outs = jax.vmap(roll)(kids, actions)
         reward = jax.vmap(jax.vmap(task.reward))(outs.readout)  # (N, H)
         return jnp.sum(jnp.where(outs.valid, reward, 0.0), axis=1)

@@ -99,24 +99,6 @@ def rollout_rate(model, batch: int = 256, reps: int = 3) -> dict:
     return {"batch": batch, "step_ms": 1e3 * sec, "flops": n, "flop_per_s": n / sec}
 
 
-def anchor_cost(model, steps: int = 8, reps: int = 3) -> dict:
-    """Seconds of a `steps`-frame rollout of one bouncing_balls episode, decoded, with and without the object
-    anchor (worldsim.dynamics.anchor); ratio = anchored / plain. None for a model that cannot anchor."""
-    import worldsim as ws
-
-    if not model.dynamics.can_anchor:
-        return {"ratio": None}
-    clip = ws.worlds.make("bouncing_balls", resolution=model.resolution, num_frames=3).sample(jax.random.key(5), 1)
-    actions = np.zeros((steps, model.action_dim), np.float32)
-    out = {}
-    for anchor in (False, True):
-        sim = ws.Simulator(model, anchor=anchor)
-        state = sim.reset(jax.random.key(0), frames=np.asarray(clip.frames[0]))
-        out["anchored_s" if anchor else "plain_s"] = best_time(
-            lambda s: sim.rollout(s, actions, jax.random.key(1))[1].frames, state, reps=reps)
-    return {"steps": steps, **out, "ratio": out["anchored_s"] / out["plain_s"]}
-
-
 def train_rate(cfg=None, batch: int = 16, frames: int = 16, reps: int = 3) -> dict:
     """P4 numerator: FLOP/s of a dynamics training step (gradient FLOPs by XLA's count; the optimizer's few
     FLOPs per parameter are left out), timed as the real train_step with its optimizer update."""

@@ -19,7 +19,6 @@ GOALS = {
     "P3": ("batched rollout (B = 256) FLOP/s / f32 matmul FLOP/s", ">= 40%", lambda r: r >= 0.4),
     "P4": ("training step FLOP/s / f32 matmul FLOP/s", ">= 40%", lambda r: r >= 0.4),
     "latency": ("first step from a fresh process: cold / warm compilation cache (s)", "(reported)", None),
-    "anchor": ("8-step rollout (B = 1): object-anchored / plain time", "(reported)", None),
     "worlds": ("world generation frames/s: worldsim / pymunk + numpy (100 substeps)", ">= 10x", lambda r: r >= 10),
 }
 
@@ -46,7 +45,6 @@ def run_bench(model: str = "default", out: str | Path | None = None, quick: bool
     res["P4"] = {**p4, "ratio": p4["flop_per_s"] / ref}
     if not quick:
         res["latency"] = latency.first_step_latency(model)
-        res["anchor"] = figures.anchor_cost(wm)
     w = worldgen.speedup(batch=16 if quick else 256, clips=2 if quick else 8, reps=1 if quick else 3)
     res["worlds"] = w
     log(table(res))
@@ -67,7 +65,7 @@ def table(res: dict) -> str:
         if name == "latency":
             measured, met = f"{r['cold_s']:.1f} s / {r['warm_s']:.1f} s", "-"
         elif r.get("ratio") is None:
-            measured, met = ("pymunk not installed" if name == "worlds" else "the model has no anchor"), "-"
+            measured, met = "pymunk not installed", "-"
         elif ok is None:
             measured, met = f"{r['ratio']:.2f}", "-"
         else:

@@ -6,6 +6,10 @@ import dataclasses
 from dataclasses import dataclass
 
 
+# Settings of the object anchor's motion head, removed (issue #20): configs written before may still carry them.
+REMOVED_KEYS = ("motion_head", "motion_layout", "motion_gate")
+
+
 @dataclass(frozen=True)
 class DynamicsConfig:
     """A space/time-factorized latent transformer over tokenizer latents (B, T, g, g, D).
@@ -29,10 +33,6 @@ class DynamicsConfig:
     action_dim: int = 2  # per-step action vector size (worlds' push action is a 2-D kick)
     state_head: bool = True  # physics-aware readout of per-colour state; False for plain video without states
     num_colours: int = 6  # colour slots the state head predicts (the worlds' palette)
-    motion_head: bool = False  # also read each ball's next move (state.MotionHead; needs state_head)
-    # the motion head also reads the anchor's layout: each ball's centre, radius and last move, and its neighbours'
-    motion_layout: bool = False
-    motion_gate: bool = False  # with motion_layout: each ball's change is gated (state.MotionHead)
     noise_embed: bool = False  # each context frame's input carries an embedding of its noise level (diffusion
     # forcing: trained with independent per-frame context noise, told to the model; zero-initialised, so a model
     # fine-tuned from one without it starts out equal to it)
@@ -84,12 +84,6 @@ class DynamicsConfig:
             raise ValueError(f"layout_dim={self.layout_dim} (0 = no layout prior) must be an even multiple of "
                              f"layout_heads={self.layout_heads}, with layout_text_layers, layout_render_dim and "
                              "layout_render_layers >= 1")
-        if self.motion_head and not self.state_head:
-            raise ValueError("motion_head=True needs state_head=True (the motion head pools through its keys)")
-        if self.motion_layout and not self.motion_head:
-            raise ValueError("motion_layout=True needs motion_head=True (it is an input of the motion head)")
-        if self.motion_gate and not self.motion_layout:
-            raise ValueError("motion_gate=True needs motion_layout=True (it gates the change from the last move)")
         if (self.d_model // self.num_heads) % 2:
             raise ValueError(f"head_dim = d_model / num_heads = {self.d_model // self.num_heads} must be even (RoPE)")
         for name in ("num_layers", "mlp_ratio", "window", "max_text_bytes", "text_layers", "action_dim",
@@ -134,6 +128,8 @@ class DynamicsConfig:
     def from_dict(cls, d: dict) -> "DynamicsConfig":
         d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         d.setdefault("prior_dim", 0)  # written before the first-frame prior existed: those models have none
+        for name in REMOVED_KEYS:  # the object anchor's motion head, since removed: such a model's export carries
+            d.pop(name, None)  # its parameters (under motion_head), which the loaders skip
         return cls(**d)
 
     @classmethod

@@ -12,6 +12,9 @@ from worldsim.io.params import CHECKSUMS, export_params, read_export_meta, resto
 
 KIND = "worldsim.dynamics"
 DEFAULT = Path(__file__).resolve().parent.parent / "assets" / "dynamics"  # shipped weights (package data)
+# Parameters that exports of earlier versions may carry and load skips: the object anchor's motion head (removed in
+# issue #20; DynamicsConfig.from_dict drops its settings).
+REMOVED = ("motion_head",)
 
 
 def export(model: DynamicsModel, directory: str | Path, extra: dict | None = None) -> Path:
@@ -36,5 +39,5 @@ def load(directory: str | Path = "default") -> DynamicsModel:
         raise ValueError(f"{directory}/config.json does not match this version's DynamicsConfig ({e}); re-export it") \
             from None
     return restore_params(directory, nnx.eval_shape(lambda: DynamicsModel(cfg, rngs=nnx.Rngs(0))), "dynamics",
-                          meta.get(CHECKSUMS))
+                          meta.get(CHECKSUMS), skip=REMOVED)
 

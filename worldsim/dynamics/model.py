@@ -17,7 +17,6 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from worldsim.dynamics import anchor as anchor_lib
 from worldsim.dynamics import checks
 from worldsim.dynamics.cache import Cache, empty_cache, ring_slot, window_mask
 from worldsim.dynamics.config import DynamicsConfig
@@ -25,7 +24,7 @@ from worldsim.dynamics.flow import FlowHead, sample, time_features
 from worldsim.dynamics.layers import QKV, Mlp, attend_logits, rope
 from worldsim.dynamics.layout import LayoutPrior
 from worldsim.dynamics.prior import FirstFramePrior
-from worldsim.dynamics.state import MotionHead, StateHead, StatePred
+from worldsim.dynamics.state import StateHead, StatePred
 from worldsim.dynamics.text import TextEncoder, encode_prompts
 from worldsim.dynamics.tokens import from_tokens, to_tokens
 
@@ -98,7 +97,6 @@ class DynamicsModel(nnx.Module):
         self.blocks = nnx.List([SpaceTimeBlock(cfg, rngs=rngs) for _ in range(cfg.num_layers)])
         self.norm = nnx.RMSNorm(d, rngs=rngs)
         self.state_head = StateHead(cfg, rngs=rngs) if cfg.state_head else None
-        self.motion_head = MotionHead(cfg, rngs=rngs) if cfg.motion_head else None
         self.flow = FlowHead(cfg, rngs=rngs)
         self.prior = FirstFramePrior(cfg, rngs=rngs) if cfg.prior_dim else None
         self.layout = LayoutPrior(cfg, rngs=rngs) if cfg.layout_dim else None
@@ -235,63 +233,11 @@ class DynamicsModel(nnx.Module):
             raise ValueError("this model has no state head (DynamicsConfig.state_head=False)")
         return self.state_head(h)
 
-    def read_motion(self, h, action=None, balls=None) -> jax.Array:
-        """Per-colour mean velocity over the coming frame (..., C, 2) from hidden (..., N, d) (read_state's position:
-        the hidden that has seen z_t and the action a_t) and that action (..., A); balls: the anchor's layout of
-        frame t (an anchor.Anchor), for a head that reads it (DynamicsConfig.motion_layout). Models without a
-        motion head raise."""
-        if self.motion_head is None:
-            raise ValueError("this model has no motion head (DynamicsConfig.motion_head=False; "
-                             "experiments/default/train_motion_head.py adds one)")
-        return self.motion_head(h, self.state_head, action, balls)
-
     def sample_frame(self, h, key, steps: int | None = None, temperature: float = 1.0, h_uncond=None,
                      guidance: float = 1.0) -> jax.Array:
         """Sample the latent frame that hidden h (..., N, d) predicts -> (..., g, g, D). h_uncond (same shape, e.g.
         from prefill without text) and guidance > 1 give classifier-free guidance towards the condition."""
         return self.from_tokens(sample(self.flow, h, key, steps, temperature, h_uncond, guidance))
-
-    @property
-    def can_anchor(self) -> bool:
-        """Whether rollouts can be anchored to their starting balls (anchor.py): it takes a layout prior's renderer
-        and a state head."""
-        return self.layout is not None and self.state_head is not None
-
-    def _check_anchor(self) -> None:
-        if not self.can_anchor:
-            raise ValueError("this model cannot anchor rollouts: that takes a layout prior (DynamicsConfig."
-                             "layout_dim > 0, trained by experiments/default/train_layout.py) and a state head; "
-                             "sample with anchor=False")
-
-    def start_anchor(self, z, h, z_prev=None) -> anchor_lib.Anchor:
-        """The anchor of episodes whose last given latent frame is z (M, g, g, D), read from the hidden h
-        (M, N, d) after it. z_prev (M, g, g, D): the given frame before z, if any; a motion head that reads the
-        layout takes the balls' last moves from it (without it, its first move is read from h alone)."""
-        self._check_anchor()
-        p = self.read_state(h)
-        if not self.config.motion_layout:
-            z_prev = None  # only a layout-reading motion head uses the last move: skip its fit
-        return anchor_lib.start(self.layout.render, z, p.present_logit, p.pos, z_prev)
-
-    @property
-    def anchor_reads_sample(self) -> bool:
-        """Whether hold reads the sampled frame's hidden (h_next): only without a motion head."""
-        return self.motion_head is None
-
-    def hold(self, anchor: anchor_lib.Anchor, z, h_now, h_next=None, action=None) -> tuple[
-            jax.Array, anchor_lib.Anchor]:
-        """anchor.hold: a sampled latent frame z (M, g, g, D) -> (its anchored frame, the anchor moved on). h_now
-        (M, N, d): the hidden state read as the current frame's (read_state's convention). With a motion head,
-        each ball moves by its reading of h_now under action (M, A), the action h_now has seen (on development
-        clips the sampled frame's velocity added nothing to it: experiments/default/results.md, "Motion head");
-        without one, by the state head's velocities of the current frame and of z, read from h_next (M, N, d)."""
-        self._check_anchor()
-        if self.motion_head is not None:
-            balls = anchor if self.config.motion_layout else None
-            return anchor_lib.hold(self.layout.render, anchor, z, self.read_motion(h_now, action, balls))
-        if h_next is None:
-            raise ValueError("this model has no motion head: hold needs h_next, the sampled frame's hidden state")
-        return anchor_lib.hold(self.layout.render, anchor, z, self.read_state(h_now).vel, self.read_state(h_next).vel)
 
     @property
     def has_first_frame_prior(self) -> bool:

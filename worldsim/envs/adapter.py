@@ -69,7 +69,7 @@ def reset(env: fn.FunctionalEnv, params: fn.EnvParams, key, batch: int | None = 
         frames, actions = scenes.draw_keys(cfg, k_scene, env.start_frames, m.action_dim, object_colour(env.task),
                                            rank)
     state = compiled.init(m, keys, text, frames, actions, sp["temperature"], rank=rank,
-                          steps=env.steps, reproject=sp["reproject"], guidance=sp["guidance"], anchor=sp["anchor"])
+                          steps=env.steps, reproject=sp["reproject"], guidance=sp["guidance"])
     if batch is not None:  # own lineages, so the one step key the batch shares samples each episode differently
         state = state._replace(branch=core.branch_ids(jnp.zeros((), jnp.uint32), batch))
     if cfg is None:  # a given start may lack the ball the task reads; a scene has it by design
@@ -87,7 +87,7 @@ def step(env: fn.FunctionalEnv, params: fn.EnvParams, state, action, key, rank: 
     m = params.model
     sp = env.sampling(m)
     new, out = compiled.step(m, state, a, key, sp["temperature"], rank=rank, decode=False, steps=env.steps,
-                             reproject=sp["reproject"], anchor=sp["anchor"])
+                             reproject=sp["reproject"])
     new, reward, terminated, truncated = fn.outcome(env, m, state, new, out, rank=rank)
     return observe(env, params, new, rank), new, reward, terminated, truncated, out.readout
 

@@ -70,7 +70,6 @@ class FunctionalEnv:
     steps: int | None = None  # flow sampling Euler steps (None = the model's default)
     temperature: float | None = None  # flow sampling noise scale (None = the model's, model.sampling)
     reproject: bool | None = None  # re-encode each new frame (None = the model's, model.sampling)
-    anchor: bool | None = None  # hold frames to the starting balls (None = the model's, model.sampling)
     first_temperature: float | None = None  # a first frame from the prompt alone (None = the model's)
     first_guidance: float | None = None  # its classifier-free guidance (None = the model's, model.sampling)
     world: str | None = scenes.DEFAULT_WORLD  # episodes without a prompt or frames start from this world's scenes
@@ -95,8 +94,7 @@ class FunctionalEnv:
         """The sampling keywords of the core for `model`: this env's settings, else the model's own."""
         t = model.sampling.temperature if self.temperature is None else self.temperature
         r = model.sampling.reproject if self.reproject is None else self.reproject
-        a = model.sampling.anchor if self.anchor is None else self.anchor
-        return {"temperature": float(t), "reproject": bool(r), "anchor": bool(a)}
+        return {"temperature": float(t), "reproject": bool(r)}
 
     def init_sampling(self, model: WorldModel) -> dict:
         """The sampling keywords of core.init: its temperature and guidance are the first frame's (drawn from the
@@ -163,7 +161,7 @@ def check_sampling(env: FunctionalEnv) -> None:
         v = getattr(env, name)
         if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v < float("inf")):
             raise ValueError(f"{name}={v!r}: use None (the model's own) or a finite number >= 0")
-    for name in ("reproject", "anchor", "decode"):
+    for name in ("reproject", "decode"):
         v = getattr(env, name)
         if not (isinstance(v, bool) or (v is None and name != "decode")):
             raise ValueError(f"{name}={v!r}: use True or False" + ("" if name == "decode" else

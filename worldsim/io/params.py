@@ -73,13 +73,16 @@ def _this_process_only() -> dict:
     return {"multiprocessing_options": ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})}
 
 
-def restore_params(directory: str | Path, abstract_model, what: str, checksums: dict | None = None):
+def restore_params(directory: str | Path, abstract_model, what: str, checksums: dict | None = None,
+                   skip: tuple[str, ...] = ()):
     """Restore `directory/params` into `abstract_model` (from nnx.eval_shape) and return a concrete model.
 
     checksums: config.json's CHECKSUMS entry, checked first (None: an export from before checksums, unchecked).
 
     Restoring into the abstract model skips seconds of compiling random initialisers for weights about to be
     overwritten. Parameter names and shapes are compared first, so a mismatch names the offending parameter.
+    skip: top-level parameter names that exports of an earlier version may carry and this one has removed (for
+    the dynamics: the object anchor's motion head); they are read and dropped.
     """
     graphdef, state, rest = nnx.split(abstract_model, nnx.Param, ...)
     # An explicit sharding on this process's first device: a checkpoint written on one kind of device (the shipped
@@ -91,23 +94,28 @@ def restore_params(directory: str | Path, abstract_model, what: str, checksums: 
     _verify(Path(directory), checksums, what)
     with ocp.StandardCheckpointer(**_this_process_only()) as ckpt:
         try:
-            saved = _shapes(ckpt.metadata(path).item_metadata)
+            saved = ckpt.metadata(path).item_metadata
         except Exception as e:  # noqa: BLE001 - orbax/TensorStore raise many kinds; any of them means unreadable
             raise ValueError(f"{path} is unreadable ({first_line(e)}): its files are damaged or incomplete; "
                              f"re-export the {what}") from None
         if not saved:  # orbax reads a missing _METADATA as an empty tree: not "a different config"
             raise ValueError(f"{path} holds no parameters (its _METADATA is missing or empty): its files are damaged "
                              f"or incomplete; re-export the {what}")
-        problem = _mismatch(saved, _shapes(target))
+        dropped = [k for k in skip if k in saved and k not in target]
+        problem = _mismatch(_shapes({k: v for k, v in saved.items() if k not in dropped}), _shapes(target))
         if problem:
             raise ValueError(f"{directory} was saved with a different {what} config: {problem}")
+        # the dropped parameters are restored too (orbax restores whole trees), then let go
+        full = {**target, **{k: jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
+                                              dict(saved[k])) for k in dropped}}
         try:
-            params = ckpt.restore(path, target)
+            params = ckpt.restore(path, full)
         except (ValueError, KeyError) as e:
             raise ValueError(f"{directory} was saved with a different {what} config: {first_line(e)}") from None
         except Exception as e:  # noqa: BLE001 - e.g. a TensorStore error of 2,000 characters for a truncated file
             raise ValueError(f"{path} is unreadable ({first_line(e)}): its files are damaged or incomplete; "
                              f"re-export the {what}") from None
+    params = {k: v for k, v in params.items() if k not in dropped}
     if jax.tree.leaves(rest):
         raise ValueError(f"the {what} holds state besides parameters: export/load must learn to save it")
     nnx.replace_by_pure_dict(state, params)

@@ -37,8 +37,6 @@ class PlayConfig:
     branch_frames: int = 16  # frames per future
     download_scale: int = 4  # downloads are upscaled (nearest) from the model's resolution by this factor
     seed: int | None = None  # None: every session samples its own randomness; an int: sessions repeat (tests)
-    anchor: bool | None = None  # hold generated frames to their starting balls (ws.Simulator's anchor; None =
-    # the model's own setting)
 
     def __post_init__(self):
         if not isinstance(self.host, str) or not self.host:
@@ -55,8 +53,6 @@ class PlayConfig:
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
                                       or not 0 <= self.seed < 2**31):
             raise ValueError(f"seed={self.seed!r}: use None (random sessions) or an integer in [0, 2**31)")
-        if self.anchor is not None and not isinstance(self.anchor, bool):
-            raise ValueError(f"anchor={self.anchor!r}: use True, False or None (the model's own setting)")
         if self.branches > 8:
             raise ValueError(f"branches={self.branches}: the page shows at most 8 futures")
 

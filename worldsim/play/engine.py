@@ -60,7 +60,7 @@ class Engine:
     def __init__(self, model: WorldModel, config: PlayConfig | None = None):
         self.model = model
         self.config = config or PlayConfig()
-        self.sim = Simulator(model, anchor=self.config.anchor)
+        self.sim = Simulator(model)
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="worldsim-model")
         self.media_pool = ThreadPoolExecutor(2, thread_name_prefix="worldsim-media")  # uploads, downloads
         self.world_names = tuple(worlds.names())

@@ -77,9 +77,9 @@ def constant_velocity_tracked(frames, c: int, world) -> np.ndarray:
     slope = np.sum((w * tc)[..., None] * xc, 1) / np.where(den > 0, den, 1.0)[..., None]  # world units / frame
     slope = np.where((den > 0)[..., None], slope, 0.0)
     last = np.where(seen, np.arange(c)[None, :, None], -1).max(1)  # (B, C) last frame the colour was found
-    anchor = np.take_along_axis(np.nan_to_num(pos), np.maximum(last, 0)[:, None, :, None], axis=1)[:, 0]
+    last_pos = np.take_along_axis(np.nan_to_num(pos), np.maximum(last, 0)[:, None, :, None], axis=1)[:, 0]
     steps = np.arange(c, t_len)[None, :, None] - last[:, None, :]  # (B, H, C)
-    future = anchor[:, None] + steps[..., None] * slope[:, None]  # (B, H, C, 2)
+    future = last_pos[:, None] + steps[..., None] * slope[:, None]  # (B, H, C, 2)
     radius = np.sum(np.where(seen, np.asarray(tr.radius), 0.0), 1) / np.maximum(seen.sum(1), 1) / res  # (B, C)
     present = last >= 0
     b, h, n_col = future.shape[0], future.shape[1], len(COLOURS)

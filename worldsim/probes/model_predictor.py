@@ -22,7 +22,7 @@ class ModelPredictor:
     latents_from="tokenizer"."""
 
     def __init__(self, model: WorldModel, *, temperature: float | None = None, reproject: bool | None = None,
-                 anchor: bool | None = None, name: str | None = None, latents_from: str = "dynamics"):
+                 name: str | None = None, latents_from: str = "dynamics"):
         if latents_from not in ("dynamics", "tokenizer"):
             raise ValueError(f"latents_from={latents_from!r}: use 'dynamics' or 'tokenizer'")
         self.latents_from = latents_from
@@ -30,9 +30,8 @@ class ModelPredictor:
             raise TypeError(f"ModelPredictor needs a WorldModel (ws.load(...)), got {type(model).__name__}")
         self.model = model
         self.resolution = model.resolution
-        own = anchor is None or bool(anchor) == model.sampling.anchor  # names are tagged where it is not
-        self.name = name or f"worldsim:{model.source}" + ("" if own else " (anchored)" if anchor else " (plain)")
-        self._kw = dict(temperature=temperature, reproject=reproject, anchor=anchor)
+        self.name = name or f"worldsim:{model.source}"
+        self._kw = dict(temperature=temperature, reproject=reproject)
         self._sims: dict[int, Simulator] = {}
 
     def _sim(self, batch: int) -> Simulator:

@@ -33,53 +33,48 @@ def _temp(temperature) -> jax.Array:
     return jnp.asarray(temperature, jnp.float32)
 
 
-def _flag(value: bool | None) -> bool | None:
-    """A static on/off setting: None (the model's own) or a bool (one compiled program per value, not per object)."""
-    return None if value is None else bool(value)
-
-
-@functools.partial(jax.jit, static_argnums=(6, 7, 8, 9, 10))
-def _init(model, key, prompt, frames, actions, temperature, rank, steps, reproject, guidance, anchor):
+@functools.partial(jax.jit, static_argnums=(6, 7, 8, 9))
+def _init(model, key, prompt, frames, actions, temperature, rank, steps, reproject, guidance):
     TRACES["init"] += 1
 
     def one(k, p, f, a):
         return core.init(model, k, p, f, a, steps=steps, temperature=temperature, reproject=reproject,
-                         guidance=guidance, anchor=anchor)
+                         guidance=guidance)
 
     return vmap_n(one, rank, (0, 0, 0, 0))(key, prompt, frames, actions)
 
 
 def init(model, key, prompt, frames, actions, temperature=1.0, *, rank: int = 0, steps: int | None = None,
-         reproject: bool = False, guidance: float = 1.0, anchor: bool | None = None):
+         reproject: bool = False, guidance: float = 1.0):
     """core.init; with rank 1, key/prompt/frames/actions carry a leading batch axis (prompt as (bytes, mask))."""
     return _init(model, key, prompt, frames, actions, _temp(temperature), rank, steps, bool(reproject),
-                 float(guidance), _flag(anchor))
+                 float(guidance))
 
 
-@functools.partial(jax.jit, static_argnums=(5, 6, 7, 8, 9, 10, 11))
-def _step(model, state, action, key, temperature, rank, decode, steps, terminal_fn, scan, reproject, anchor):
+@functools.partial(jax.jit, static_argnums=(5, 6, 7, 8, 9, 10))
+def _step(model, state, action, key, temperature, rank, decode, steps, terminal_fn, scan, reproject):
     TRACES["rollout" if scan else "step"] += 1
     fn = core.rollout if scan else core.step
 
     def one(s, a):
         return fn(model, s, a, key, decode=decode, steps=steps, temperature=temperature, reproject=reproject,
-                  anchor=anchor, terminal_fn=terminal_fn)
+                  terminal_fn=terminal_fn)
 
     return vmap_n(one, rank, (0, 0))(state, action)
 
 
 def step(model, state, action, key, temperature=1.0, *, rank: int = 0, decode: bool = True,
-         steps: int | None = None, terminal_fn=None, reproject: bool = False, anchor: bool | None = None):
+         steps: int | None = None, terminal_fn=None, reproject: bool = False):
     """core.step over a state with `rank` batch axes; action (*batch, A); one key."""
     return _step(model, state, action, key, _temp(temperature), rank, bool(decode), steps, terminal_fn, False,
-                 bool(reproject), _flag(anchor))
+                 bool(reproject))
 
 
 def rollout(model, state, actions, key, temperature=1.0, *, rank: int = 0, decode: bool = True,
-            steps: int | None = None, terminal_fn=None, reproject: bool = False, anchor: bool | None = None):
+            steps: int | None = None, terminal_fn=None, reproject: bool = False):
     """core.rollout over a state with `rank` batch axes; actions (*batch, T, A); one key."""
     return _step(model, state, actions, key, _temp(temperature), rank, bool(decode), steps, terminal_fn, True,
-                 bool(reproject), _flag(anchor))
+                 bool(reproject))
 
 
 @functools.partial(jax.jit, static_argnums=(2,))

@@ -19,7 +19,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from worldsim.dynamics import anchor as anchor_lib
 from worldsim.dynamics import encode_prompts
 from worldsim.sim.model import WorldModel
 from worldsim.sim.state import Readout, SimState, StepOutput
@@ -71,19 +70,9 @@ def _reproject(params: WorldModel, prev, z) -> jax.Array:
     return tok.encode(frames[None])[0, 1:]
 
 
-def _anchor_on(params: WorldModel, anchor: bool | None) -> bool:
-    return params.sampling.anchor if anchor is None else bool(anchor)
-
-
-def _start_anchor(params: WorldModel, z, hidden, z_prev=None) -> anchor_lib.Anchor:
-    """The episode's anchor (leaves without a batch axis) from its current latent z (1, g, g, D), its hidden, and
-    the given latent frame before z (1, g, g, D) if there is one."""
-    return jax.tree.map(lambda x: x[0], params.dynamics.start_anchor(z, hidden[None], z_prev))
-
-
 def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, text_emb=None,
          steps: int | None = None, temperature: float = 1.0, reproject: bool = False,
-         guidance: float = 1.0, anchor: bool | None = None) -> SimState:
+         guidance: float = 1.0) -> SimState:
     """A new episode from a text prompt and/or initial frames.
 
     prompt: a str (outside jit), or (bytes (L,), mask (L,)) from encode_prompts, or None (no text);
@@ -95,15 +84,12 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
       first-frame prior when it has one and a prompt is given (not a text_emb), else by the flow head from the
       prompt position;
     guidance: the first-frame prior's classifier-free guidance (a Python float; Sampling.first_guidance in the
-      shells; a layout prior takes none);
-    anchor: hold the episode's generated frames to the balls of its current frame (Sampling.anchor; None = the
-      model's own setting): fitted here, applied by every step while state.anchor.on.
+      shells; a layout prior takes none).
     """
     dyn = params.dynamics
     prompt_bytes = _prompt_bytes(params, prompt)
     emb = _text_emb(params, prompt_bytes, text_emb)
     h, cache = dyn.prefill(dyn.init_cache(1), text_emb=emb[None])
-    z_prev = None  # the given frame before the current one (the anchor reads the balls' last moves from it)
     if frames is None:
         if dyn.has_first_frame_prior and prompt_bytes is not None:  # a (layout or first-frame) prior reads each byte
             z = dyn.sample_first_frame(*prompt_bytes, key, steps, temperature, guidance)  # (1, g, g, D)
@@ -125,12 +111,9 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
             return c, None
 
         cache, _ = jax.lax.scan(feed, cache, (zs[:-1], a))
-        z, z_prev = zs[-1:], (zs[-2:-1] if zs.shape[0] > 1 else None)
-    hidden = _peek(params, cache, z)
-    anc = (_start_anchor(params, z, hidden, z_prev) if _anchor_on(params, anchor)
-           else anchor_lib.off((), dyn.config.num_colours))
-    return SimState(cache=cache, hidden=hidden, latent=z[0], text_emb=emb, t=jnp.zeros((), jnp.int32),
-                    done=jnp.zeros((), bool), branch=jnp.zeros((), jnp.uint32), anchor=anc)
+        z = zs[-1:]
+    return SimState(cache=cache, hidden=_peek(params, cache, z), latent=z[0], text_emb=emb,
+                    t=jnp.zeros((), jnp.int32), done=jnp.zeros((), bool), branch=jnp.zeros((), jnp.uint32))
 
 
 def readout(params: WorldModel, state: SimState) -> Readout | None:
@@ -151,13 +134,12 @@ def _select(pred, a, b):
 
 
 def step(params: WorldModel, state: SimState, action, key, *, decode: bool = True, steps: int | None = None,
-         temperature: float = 1.0, reproject: bool = False, anchor: bool | None = None,
-         terminal_fn: TerminalFn | None = None) -> tuple[SimState, StepOutput]:
+         temperature: float = 1.0, reproject: bool = False, terminal_fn: TerminalFn | None = None) -> tuple[SimState, StepOutput]:
     """Apply action (A,) for one frame; each component is clipped to [-1, 1], the range the worlds and envs use
     (the shells refuse non-finite actions before). decode=False skips decoding the output frame (frames=None): cheap for
     planning. steps / temperature: flow sampling Euler steps (None = the model's default) and noise scale (0 = the
-    mean flow); reproject, anchor: see worldsim.sim.model.Sampling (anchor None = the model's own setting; it
-    holds the new frame to state.anchor where init fitted one). terminal_fn(readout) -> bool marks the new state
+    mean flow); reproject: see worldsim.sim.model.Sampling. The new latent frame is the flow head's sample (after
+    the optional reprojection), nothing else. terminal_fn(readout) -> bool marks the new state
     terminal. A terminal state is absorbing: stepping it returns it unchanged with out.valid False."""
     dyn = params.dynamics
     a = jnp.asarray(action, jnp.float32)
@@ -168,12 +150,7 @@ def step(params: WorldModel, state: SimState, action, key, *, decode: bool = Tru
     z = dyn.sample_frame(h, step_key(key, state.t, state.branch), steps, temperature)  # (1, g, g, D)
     if reproject:
         z = _reproject(params, state.latent, z)
-    anc = state.anchor
-    if _anchor_on(params, anchor):  # hiddens of the current frame (under this action, as in generate) and of the sample
-        h_next = _peek(params, cache, z)[None] if dyn.anchor_reads_sample else None
-        z, anc = dyn.hold(jax.tree.map(lambda x: x[None], anc), z, h, h_next, a[None])
-        anc = jax.tree.map(lambda x: x[0], anc)
-    new = state._replace(cache=cache, hidden=_peek(params, cache, z), latent=z[0], t=state.t + 1, anchor=anc)
+    new = state._replace(cache=cache, hidden=_peek(params, cache, z), latent=z[0], t=state.t + 1)
     if terminal_fn is not None:
         if not params.has_state_head:
             raise ValueError("terminal_fn reads the physical state, but this model has no state head")
@@ -188,7 +165,7 @@ def step(params: WorldModel, state: SimState, action, key, *, decode: bool = Tru
 def rollout(params: WorldModel, state: SimState, actions, key, *, decode: bool = True, **kw) -> tuple[
         SimState, StepOutput]:
     """lax.scan of step over actions (T, A) with one key (step t uses step_key(key, t, branch)). Outputs are
-    stacked along a leading T axis. kw: steps, temperature, reproject, anchor, terminal_fn."""
+    stacked along a leading T axis. kw: steps, temperature, reproject, terminal_fn."""
     return jax.lax.scan(lambda s, a: step(params, s, a, key, decode=decode, **kw), state, jnp.asarray(actions))
 
 

@@ -37,17 +37,13 @@ class Sampling:
     there averages the possible scenes into faint smears (a flow's draw) or puts every ball at its mean place (a
     layout's); next frames are nearly determined by the past, where a low temperature curbs drift.
     first_guidance: classifier-free guidance of that first frame towards the prompt, for a model with a
-    first-frame prior and no layout prior (1 = none). anchor: hold each generated frame to the balls the episode
-    started with (worldsim.dynamics.anchor): their count, colours and sizes stay, and each moves as the model reads
-    the rollout (its motion head, under the step's action, where it has one); needs a model with a layout prior
-    and a state head, and switches itself off for episodes whose starting frame the layout renderer cannot draw
-    (an occluder, plain video). On for the shipped model."""
+    first-frame prior and no layout prior (1 = none). Every generated frame is the latent model's own sample: the
+    settings of earlier exports may carry an "anchor" key (the object anchor, since removed), which is ignored."""
 
     temperature: float = 1.0
     reproject: bool = False
     first_temperature: float = 1.0
     first_guidance: float = 1.0
-    anchor: bool = False
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Sampling":
@@ -63,7 +59,7 @@ class Sampling:
                 raise ValueError(f"config.json sampling.{name}={v!r}: use a finite number >= 0 (or remove it for "
                                  f"the default, {default})")
             kw[name] = float(v)
-        for name in ("reproject", "anchor"):
+        for name in ("reproject",):  # an "anchor" entry (the removed object anchor) is ignored
             v = d.get(name, False)
             if not isinstance(v, bool):
                 raise ValueError(f"config.json sampling.{name}={v!r}: use true or false (or remove it for false)")
@@ -72,8 +68,7 @@ class Sampling:
 
     def to_dict(self) -> dict:
         return {"temperature": self.temperature, "reproject": self.reproject,
-                "first_temperature": self.first_temperature, "first_guidance": self.first_guidance,
-                "anchor": self.anchor}
+                "first_temperature": self.first_temperature, "first_guidance": self.first_guidance}
 
 
 class WorldModel(nnx.Module):

@@ -24,7 +24,7 @@ class Simulator:
     """Simulator(model, batch_size=None): reset makes one episode (batch_size=None) or a batch of independent
     episodes; step / rollout / render / readout take a state of any batch shape (e.g. from ws.fork).
 
-    steps / temperature / reproject / anchor / first_temperature / first_guidance: sampling settings (None = the model's
+    steps / temperature / reproject / first_temperature / first_guidance: sampling settings (None = the model's
     own: Euler steps from its config, the rest from model.sampling, see worldsim.sim.model.Sampling;
     first_temperature and first_guidance are for a first frame drawn from the prompt alone). terminal_fn(readout)
     -> bool ends an episode (states then absorb further steps; stepping one whose every episode ended is an error).
@@ -33,7 +33,7 @@ class Simulator:
     def __init__(self, model: WorldModel, batch_size: int | None = None, *, steps: int | None = None,
                  temperature: float | None = None, reproject: bool | None = None,
                  terminal_fn: core.TerminalFn | None = None, first_temperature: float | None = None,
-                 first_guidance: float | None = None, anchor: bool | None = None):
+                 first_guidance: float | None = None):
         if not isinstance(model, WorldModel):
             raise TypeError(f"Simulator needs a WorldModel, got {type(model).__name__}: make one with "
                             "ws.load('default') or ws.load(path)")
@@ -42,31 +42,26 @@ class Simulator:
         temperature = model.sampling.temperature if temperature is None else temperature
         first = model.sampling.first_temperature if first_temperature is None else first_temperature
         reproject = model.sampling.reproject if reproject is None else reproject
-        anchor = model.sampling.anchor if anchor is None else anchor
         guidance = model.sampling.first_guidance if first_guidance is None else first_guidance
         for name, value, meaning in (("temperature", temperature, "0 = the mean flow"),
                                      ("first_temperature", first, "0 = the mean flow"),
                                      ("first_guidance", guidance, "1 = no guidance")):
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0.0 <= value < float("inf")):
                 raise ValueError(f"{name}={value!r}: use a finite number >= 0 ({meaning})")
-        for name, value in (("reproject", reproject), ("anchor", anchor)):
-            if not isinstance(value, bool):
-                raise ValueError(f"{name}={value!r}: use True, False or None (the model's own setting)")
-        if anchor and not model.dynamics.can_anchor:
-            raise ValueError("anchor=True needs a model with a layout prior and a state head (see "
-                             "worldsim.dynamics.anchor); this one has none: pass anchor=False")
+        if not isinstance(reproject, bool):
+            raise ValueError(f"reproject={reproject!r}: use True, False or None (the model's own setting)")
         self.model = model
         self.batch_size = checks.check_batch_size(batch_size)
         self.steps, self.temperature, self.terminal_fn = steps, float(temperature), terminal_fn
         self.first_temperature, self.first_guidance = float(first), float(guidance)
-        self.reproject, self.anchor = reproject, anchor
+        self.reproject = reproject
         self._template = jax.eval_shape(lambda: core.init(model, jax.random.key(0)))
 
     def __repr__(self) -> str:
         return f"Simulator({self.model.source!r}, batch_size={self.batch_size})"
 
     def _kw(self) -> dict:
-        return dict(steps=self.steps, terminal_fn=self.terminal_fn, reproject=self.reproject, anchor=self.anchor)
+        return dict(steps=self.steps, terminal_fn=self.terminal_fn, reproject=self.reproject)
 
     # ----- the API -----
 
@@ -83,11 +78,10 @@ class Simulator:
             actions = checks.check_actions(actions, lead, m.action_dim, "actions (between initial frames)")
         if b is None:
             return compiled.init(m, key, text, frames, actions, self.first_temperature, steps=self.steps,
-                                 reproject=self.reproject, guidance=self.first_guidance, anchor=self.anchor)
+                                 reproject=self.reproject, guidance=self.first_guidance)
         # A batch: independent episodes (own keys, own fork lineage, so one step key samples each differently).
         state = compiled.init(m, jax.random.split(key, b), text, frames, actions, self.first_temperature, rank=1,
-                              steps=self.steps, reproject=self.reproject, guidance=self.first_guidance,
-                              anchor=self.anchor)
+                              steps=self.steps, reproject=self.reproject, guidance=self.first_guidance)
         return state._replace(branch=core.branch_ids(jnp.zeros((), jnp.uint32), b))
 
     def _check_live(self, state) -> tuple[int, ...]:

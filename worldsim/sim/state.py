@@ -8,7 +8,6 @@ from typing import NamedTuple
 import jax
 
 from worldsim.dynamics import Cache
-from worldsim.dynamics.anchor import Anchor
 
 
 class Readout(NamedTuple):
@@ -30,7 +29,6 @@ class SimState(NamedTuple):
     t: jax.Array  # () int32 steps taken since init (the key of step t is derived from it)
     done: jax.Array  # () bool terminal: a step on a done state returns it unchanged
     branch: jax.Array  # () uint32 fork lineage: forked copies draw different samples from the same key
-    anchor: Anchor  # the balls generated frames are held to (worldsim.dynamics.anchor); anchor.on () False: none
 
 
 class StepOutput(NamedTuple):

@@ -284,15 +284,13 @@ _sample_guided = nnx.jit(lambda m, h, hu, key, temperature, guidance: m.sample_f
 _sample_prior = nnx.jit(lambda m, ids, mask, key, temperature, guidance: m.sample_first_frame(
     ids, mask, key, temperature=temperature, guidance=guidance), static_argnames="guidance")
 _decode = nnx.jit(lambda tok, z: tok.decode(z))
-_start_anchor = nnx.jit(lambda m, z, h, z_prev: m.start_anchor(z, h, z_prev))
-_hold = nnx.jit(lambda m, anchor, z, h_now, h_next, a: m.hold(anchor, z, h_now, h_next, a))
 
 
 _reencode = nnx.jit(lambda tok, prev, z: tok.encode(jnp.stack([prev, tok.decode(z[:, None])[:, 0]], axis=1))[:, 1])
 
 
 def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, key, *,
-             temperature: float = 1.0, reproject=None, guidance: float = 1.0, anchor: bool = False,
+             temperature: float = 1.0, reproject=None, guidance: float = 1.0,
              context_noise: float = 0.0) -> np.ndarray:
     """Condition on the first `prompt_frames` latent frames of clips (B, T, g, g, D) (or one clip (T, g, g, D)),
     their captions (ids, mask) and actions (B, T, A); sample the rest one frame at a time with the KV cache.
@@ -302,9 +300,7 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
     tokenizer's whole temporal context), which pulls it back onto the latents real frames make.
     A generated first frame comes from the model's first-frame prior where it has one and the clip has a caption,
     else from the flow head. guidance != 1: classifier-free guidance of a generated first frame towards the
-    caption (the prior's, or the flow head's when the model has no prior). anchor: hold each generated frame to
-    the balls of the last given (or the first generated) frame (worldsim.dynamics.anchor; the model needs a layout
-    prior and a state head). context_noise: for a model with a noise-level embedding (DynamicsConfig.noise_embed),
+    caption (the prior's, or the flow head's when the model has no prior). context_noise: for a model with a noise-level embedding (DynamicsConfig.noise_embed),
     each generated frame enters the context with Gaussian noise of this std, and the model is told so (given
     frames enter clean), as diffusion forcing samples."""
     if context_noise and not model.config.noise_embed:
@@ -317,8 +313,7 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
     ids, mask = (jnp.asarray(x) for x in text)
     b, t_len = latents.shape[:2]
     h, cache = _prefill(model, model.init_cache(b), ids, mask)
-    out, prev, held = [], None, None
-    first_held = max(prompt_frames, 1)  # the first frame the anchor holds
+    out, prev = [], None
     for t in range(t_len):
         k_t, temp = jax.random.fold_in(key, t), jnp.float32(temperature)
         if t < prompt_frames:
@@ -334,10 +329,6 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
             z = _sample(model, h, k_t, temp)
         if reproject is not None and t >= prompt_frames and t > 0:
             z = _reencode(reproject, prev, z)
-        if held is not None:  # the previous frame's move (h read it, under its action) [and the sample's velocity]
-            h_next = (_advance(model, cache, z, jnp.zeros_like(jnp.asarray(actions[:, t])))[0]
-                      if model.anchor_reads_sample else None)
-            z, held = _hold(model, held, z, h, h_next, jnp.asarray(actions[:, t - 1]))
         if reproject is not None:
             prev = _decode(reproject, z[:, None])[:, 0]
         out.append(np.asarray(z))
@@ -347,9 +338,6 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
                 h, cache = _advance_noisy(model, cache, z_in, jnp.asarray(actions[:, t]), jnp.float32(context_noise))
             else:
                 h, cache = _advance(model, cache, z, jnp.asarray(actions[:, t]))
-            if anchor and t == first_held - 1:
-                z_prev = jnp.asarray(latents[:, t - 1], jnp.float32) if t >= 1 else None  # a given frame before
-                held = _start_anchor(model, z, h, z_prev)
     gen = np.stack(out, axis=1)
     return gen[0] if single else gen
 
