@@ -33,7 +33,7 @@ from worldsim.tokenizer.load import load as load_tokenizer
 from worldsim.train.dynamics import generate
 
 # a sibling script (python puts the script's folder on the path): the same clips, inputs and result files
-from evaluate import DEV_OFFSET, episode_inputs, finish, write_sheet  # noqa: E402
+from evaluate import DEV_OFFSET, REPORT_OFFSET, episode_inputs, finish, write_sheet  # noqa: E402
 
 
 def one_step(dyn, tok, lat, acts, text, key, temperature: float, reproject: bool):
@@ -119,6 +119,8 @@ def main():
                    help="only the free rollouts after 3 given frames (comparing trained variants)")
     p.add_argument("--rest", action="store_true", help="also: push balls at rest with no push (drift over 32 frames)")
     p.add_argument("--sheet", default=None, help="write truth | model contact sheets of the free rollouts here")
+    p.add_argument("--report", action="store_true",
+                   help="the report's held-out clips instead of the development clips: run once, on the chosen model")
     p.add_argument("--json", default=None)
     args = p.parse_args()
     t0 = time.time()
@@ -128,7 +130,7 @@ def main():
     if args.flow_steps is not None:  # the head's default step count (a static setting: traced afresh)
         dyn.flow.steps = int(args.flow_steps)
     rep = not args.no_reproject
-    key = jax.random.key(HELD_OUT_SEED + DEV_OFFSET)
+    key = jax.random.key(HELD_OUT_SEED + (REPORT_OFFSET if args.report else DEV_OFFSET))
     results = {"settings": vars(args)}
     for w in [x for x in args.worlds.split(",") if x]:  # --worlds "" with --rest: the rest test alone
         name, _, flag = w.partition("+")
