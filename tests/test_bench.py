@@ -27,7 +27,15 @@ def test_rate_figures_and_table():
     p3 = figures.rollout_rate(m, batch=2, reps=1)
     assert p3["flops"] > 0 and np.isfinite(p3["flop_per_s"])
     res = {"P1": figures.cache_speedup(m, context=4, reps=1), "P2": p2, "P3": {**p3, "ratio": 0.5},
-           "P4": {**p3, "ratio": 0.1}, "worlds": {"ratio": None}, "matmul_flop_per_s": 1e9}
+           "P4": {**p3, "frames": 5, "ratio": 0.1}, "worlds": {"ratio": None}, "matmul_flop_per_s": 1e9}
     text = table(res)
     assert "| P3 |" in text and "50.0%" in text and "| P4 |" in text and "10.0%" in text
     assert set(GOALS) >= {"P1", "P2", "P3", "P4", "latency", "worlds"}
+    # Rows name the sizes the figures ran at, and a full run is judged against the goals.
+    assert "at context 4 " in text and "t = 8 / t = 2" in text and "(B = 2)" in text and "(B = 2, T = 5)" in text
+    assert "| no |" in text and "| yes |" in text and "not judged" not in text
+    # A quick (smoke) run is not judged: "-" in every met column, and the table says why.
+    quick = table({**res, "meta": {"quick": True}})
+    rows = [x for x in quick.splitlines() if x.startswith("| P")]
+    assert len(rows) == 4 and all(x.endswith("| - |") for x in rows) and "not judged" in quick
+    assert "at context 4 " in quick and "(B = 2)" in quick

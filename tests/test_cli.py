@@ -88,6 +88,21 @@ def test_help_exits_zero(capsys, argv):
     assert code == 0 and "usage: worldsim" in out
 
 
+def test_top_level_help_describes_every_command_in_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # a terminal's width, not the test runner's
+    from worldsim.cli import build_parser
+
+    names = set(next(a for a in build_parser()._actions if a.dest == "command").choices)
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and names == {"worlds", "demo", "train", "eval", "bench", "play"}
+    description = out.split("positional arguments")[0].split("\n", 1)[1]  # after the usage line
+    rows = [x for x in out.split("positional arguments")[1].split("options:")[0].splitlines() if x.startswith("    ")]
+    described = {m.group(1) for x in rows if (m := re.match(r"^ {4}(\w+) +\S", x))}  # name and text on one line
+    assert described == names and len(rows) == len(names)  # no wrapped continuation lines
+    for name in names:
+        assert re.search(rf"\b{name}\b", description), name  # the description covers every command
+
+
 def test_bad_world_name_lists_valid_names(capsys, tmp_path):
     code, _, err = run(capsys, "worlds", "sample", "--world", "nope", "--out", str(tmp_path / "c.mp4"))
     assert code == 2

@@ -13,12 +13,15 @@ from flax import nnx
 
 import worldsim as ws
 from killing import kill_after_checkpoint, saved_steps
+from worldsim.agents import CEMConfig, learned_planner
 from worldsim.cli import main as cli_main
 from worldsim.data import HELD_OUT_SEED, LatentDataset, concat
 from worldsim.data import latents as latents_mod
 from worldsim.dynamics import DynamicsModel, StatePred, state_loss
 from worldsim.dynamics.load import export as export_dynamics, load as load_dynamics
+from worldsim.envs import WorldSimEnv
 from worldsim.io.params import flatten_tree
+from worldsim.sim import export as export_world
 from worldsim.tokenizer import Tokenizer, TokenizerConfig
 from worldsim.tokenizer.load import export as export_tokenizer, load as load_tokenizer
 from worldsim.train.dynamics import DynamicsTrainConfig, masked_state_loss, train
@@ -168,6 +171,8 @@ def test_tiny_training_lowers_the_loss(reference):
     assert (workdir / "tb").is_dir() and any((workdir / "tb").iterdir())
     saved = json.loads((workdir / "model" / "config.json").read_text())
     assert saved["kind"] == "worldsim.dynamics" and saved["tokenizer"]["model"]["resolution"] == 32
+    assert saved["state_labels"] == 2 * DynamicsTrainConfig.tiny().clips_per_world  # every world clip has state
+    assert ws.load(workdir / "model").has_state_head
 
 
 def test_sigkill_and_resume_gives_identical_parameters(reference, tokenizer_dir, tmp_path):
@@ -229,6 +234,11 @@ def video_folder(tmp_path_factory):
     return root
 
 
+def data_frames(folder):
+    """The first 3 frames of the folder's plain clip (a start for the simulator)."""
+    return ws.io.read_video(folder / "plain.gif")[:3]
+
+
 def test_training_on_a_video_folder(tokenizer_dir, tokenizer, video_folder, worlds_data, tmp_path):
     cfg = tiny(tokenizer_dir, worlds=(), video_folder=str(video_folder), save_every=30, val_every=30,
                sample_every=30)
@@ -251,6 +261,23 @@ def test_training_on_a_video_folder(tokenizer_dir, tokenizer, video_folder, worl
     both = concat([worlds_data, data])
     assert len(both) == len(worlds_data) + len(data) and both.sources == WORLDS + ("videos",)
     assert list(both.source[len(worlds_data):]) == [2] * len(data)
+    # Its state head never saw a label: the export says so, and the loaded model has no readout (not noise).
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["state_labels"] == 0
+    loaded = ws.load(tmp_path / "model")
+    assert not loaded.has_state_head and loaded.untrained_state_head and loaded.dynamics.state_head is None
+    assert "never trained on labelled clips" in loaded.no_readout
+    state = ws.sim.init(loaded, jax.random.key(0), None, data_frames(video_folder))
+    _, out = ws.sim.step(loaded, state, np.zeros(2, np.float32), jax.random.key(1), decode=False)
+    assert out.readout is None and ws.sim.readout(loaded, state) is None
+    with pytest.raises(ValueError, match="state head was never trained on labelled clips: train with worlds, or "
+                                         "use a task without a readout"):
+        WorldSimEnv(model=loaded)  # the default task (ReachGoal) reads the readout
+    with pytest.raises(ValueError, match="never trained on labelled clips"):
+        ws.Simulator(loaded, terminal_fn=lambda r: r.present[0] > 0.5)
+    with pytest.raises(ValueError, match="never trained on labelled clips"):
+        learned_planner(loaded, CEMConfig())
+    again = export_world(loaded, tmp_path / "bundle")  # re-exported, it still says why
+    assert ws.load(again).untrained_state_head
 
 
 def test_a_nan_loss_stops_training_before_any_checkpoint(reference, tokenizer_dir, tmp_path):

@@ -139,3 +139,29 @@ def test_bad_image_and_fps(clip, tmp_path):
     for fps in (0, -1, float("nan"), "10"):
         with pytest.raises(ValueError, match="fps"):
             ws.io.write_video(tmp_path / "clip.mp4", clip, fps=fps)
+
+
+def test_progress_bars_do_not_warn_in_a_notebook_kernel_without_ipywidgets():
+    """In a Jupyter kernel without ipywidgets, tqdm.auto warns "IProgress not found" on import; worldsim's bars use
+    the text bar there, so importing worldsim and its trainers prints no such warning. A fresh interpreter that
+    looks like a kernel to tqdm (ipykernel.zmqshell imported) and cannot import ipywidgets."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import sys, types, warnings
+        sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")  # what tqdm checks for a kernel
+        sys.modules["ipywidgets"] = None  # not installed
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            import worldsim, worldsim.train.dynamics, worldsim.train.tokenizer
+            from worldsim.io.tqdm_bar import tqdm as bar
+            ours = [str(w.message) for w in seen if "IProgress" in str(w.message)]
+            import tqdm.auto  # the control: the same import tqdm.auto is what warns
+            theirs = [str(w.message) for w in seen if "IProgress" in str(w.message)]
+        print(bar.__module__, len(ours), len(theirs))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["tqdm.std", "0", "1"]

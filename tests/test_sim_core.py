@@ -134,8 +134,19 @@ def test_cached_steps_equal_teacher_forced_forward(model, text, from_frames, act
 
     h, sampled, read = recompute(jnp.broadcast_to(z, (steps,) + z.shape), rows)
     assert max_diff(sampled, outs.latent) < 1e-4  # each frame came from the hidden the forward computes
-    assert max_diff((read.pos, read.vel), (outs.readout.pos, outs.readout.vel)) < 1e-4
+    assert max_diff((jnp.clip(read.pos, *core.BOX), read.vel), (outs.readout.pos, outs.readout.vel)) < 1e-4
     assert max_diff(state.hidden, h[steps - 1, k + steps]) < 1e-4
+
+
+def test_readout_positions_lie_in_the_box(model, start):
+    """The state head's positions are an unbounded linear output (this random head's leave the box); the readout
+    clips them to the box [0, 1]^2 and leaves those inside as they are."""
+    hidden = jnp.asarray(np.random.default_rng(0).normal(size=start.hidden.shape), jnp.float32)
+    raw = np.asarray(model.dynamics.read_state(hidden).pos)
+    pos = np.asarray(core.readout(model, start._replace(hidden=hidden)).pos)
+    inside = (raw >= 0) & (raw <= 1)
+    assert not inside.all() and inside.any()
+    assert ((pos >= 0) & (pos <= 1)).all() and np.array_equal(pos[inside], raw[inside])
 
 
 def test_fork_is_independent_and_replayable(model, start, actions):

@@ -1,10 +1,12 @@
 """ws.load and WorldModel: bundle and dynamics-export round trips, the default, and errors that name the fix."""
 
 import json
+import shutil
 
 import jax
 import numpy as np
 import pytest
+from flax import nnx
 
 import worldsim as ws
 from worldsim.dynamics import DynamicsConfig, load as dyn_load
@@ -39,6 +41,25 @@ def test_bundle_and_dynamics_export_round_trip(model, bundle):
     assert isinstance(back, ws.WorldModel) and same_weights(model, back)
     alone = ws.load(bundle / "dynamics")  # its config.json points at ../tokenizer
     assert same_weights(model, alone)
+    # No "state_labels" record (as in earlier exports and the shipped one): the state head is kept.
+    assert "state_labels" not in json.loads((bundle / "dynamics" / "config.json").read_text())
+    assert back.has_state_head and alone.has_state_head and back.no_readout is None
+
+
+def test_a_state_head_recorded_as_never_trained_is_left_out(model, bundle, tmp_path):
+    """An export whose trainer recorded no labelled clips loads without its state head (its outputs are noise)."""
+    copy = tmp_path / "model"
+    shutil.copytree(bundle, copy)
+    meta = json.loads((copy / "dynamics" / "config.json").read_text())
+    (copy / "dynamics" / "config.json").write_text(json.dumps({**meta, "state_labels": 0}))
+    loaded = ws.load(copy)
+    assert not loaded.has_state_head and loaded.dynamics.state_head is None
+    assert "never trained on labelled clips" in loaded.no_readout
+    shared = lambda m: {k: v for k, v in nnx.to_pure_dict(nnx.state(m.dynamics, nnx.Param)).items()  # noqa: E731
+                        if k != "state_head"}
+    assert same_weights(shared(model), shared(loaded))  # everything else as exported
+    (copy / "dynamics" / "config.json").write_text(json.dumps({**meta, "state_labels": 12}))
+    assert ws.load(copy).has_state_head
 
 
 def test_default_pairs_the_shipped_tokenizer(model, bundle, monkeypatch):

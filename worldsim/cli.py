@@ -23,6 +23,7 @@ EXAMPLES = """examples:
   worldsim train tokenizer --preset small --workdir runs/tokenizer
   worldsim train dynamics --preset small --workdir runs/dynamics --tokenizer runs/tokenizer/model
   worldsim eval --model copy_last --suite quick --out eval/copy_last
+  worldsim bench --quick
 """
 
 def _seed(text: str) -> int:
@@ -185,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="worldsim", formatter_class=fmt, epilog=EXAMPLES,
-        description="worldsim: a JAX world simulator. Sample the ground-truth physics worlds, or run the demo.",
+        description="worldsim: a JAX world simulator. Sample the ground-truth physics worlds, run the shipped model\n"
+                    "(demo, play), train your own on the worlds or your videos, and measure a model (eval, bench).\n"
+                    "`worldsim COMMAND --help` describes each command.",
     )
     parser.add_argument("--version", action="version", version=f"worldsim {ws.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -217,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(run=cmd_worlds_sample)
 
     demo = commands.add_parser(
-        "demo", help="run the shipped model: text, continuation and push clips plus a physics report (~1 minute)",
+        "demo", help="run the shipped model: sample clips and a short physics report",
         description="Run the shipped model: clips generated from text prompts, ground-truth starts continued beside\n"
                     "the truth, and scripted pushes in the push world, each as .mp4, .gif and a PNG contact sheet\n"
                     "with tracked trajectories; then a short physics report (velocity error beside baselines).",
@@ -228,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=cmd_demo)
 
     train = commands.add_parser(
-        "train", formatter_class=fmt, help="train a model component (resumes from the workdir's latest checkpoint)",
+        "train", formatter_class=fmt, help="train a tokenizer or dynamics model (resumes from --workdir)",
         description="Train a model component on world clips (and/or your own videos). Checkpoints, metrics.jsonl,\n"
                     "TensorBoard logs and sample videos go under --workdir; rerunning the same command resumes.\n"
                     "tokenizer: the video autoencoder. dynamics: the latent transformer, over clips encoded once by\n"
@@ -274,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=cmd_train)
 
     evaluate = commands.add_parser(
-        "eval", formatter_class=fmt, help="physics report of a model or baseline (docs/eval.md): JSON, Markdown, plots",
+        "eval", formatter_class=fmt, help="physics report of a model or baseline (docs/eval.md)",
         description="Run the physics-fidelity protocol of docs/eval.md on a model or a baseline, beside the baselines\n"
                     "and the tracker floor, and write OUT/report.json, OUT/report.md and OUT/plots/*.png.\n"
                     "quick: one world, a few clips (about 10 s); standard: every world and OOD split (minutes).",
@@ -293,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(run=cmd_eval)
 
     bench = commands.add_parser(
-        "bench", formatter_class=fmt, help="performance figures (cached step, batching, training FLOP/s, latency)",
+        "bench", formatter_class=fmt, help="performance figures: cached step, batching, FLOP/s, latency",
         description="Measure the simulator's performance figures, each a ratio taken in one run (the machine may be\n"
                     "shared): P1 cached step vs whole-context recompute at context 32, P2 step time at t=512 vs t=16,\n"
                     "P3/P4 rollout and training FLOP/s vs a large f32 matmul, first-step latency cold and warm,\n"
@@ -306,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(run=cmd_bench)
 
     play = commands.add_parser(
-        "play", formatter_class=fmt, help="play the model in a browser: prompt it, push it, branch its futures",
+        "play", formatter_class=fmt, help="play a model in the browser: prompt it, push it, branch futures",
         description="Start a local web server and print its URL. The page: a prompt box, example scenes and an\n"
                     "upload for initial frames; start / pause / step / reset; frames streamed at the model's own\n"
                     "speed with an fps counter; arrow keys (or the buttons) push the agent ball in the push world;\n"

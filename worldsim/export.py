@@ -12,9 +12,9 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from tqdm.auto import tqdm
 
 from worldsim.io import VIDEO_SUFFIXES, prepare_output, write_video
+from worldsim.io.tqdm_bar import tqdm
 from worldsim.worlds import Episode, World
 
 CHUNK = 64  # clips per sampling call: 64 clips of 32 x 64 x 64 x 3 uint8 frames are 25 MB

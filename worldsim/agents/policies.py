@@ -53,7 +53,7 @@ def learned_planner(model: WorldModel, cfg: cem.CEMConfig, temperature: float = 
     reproject: None = the model's own setting (model.sampling); False is ~5x cheaper per plan."""
     reproject = model.sampling.reproject if reproject is None else bool(reproject)
     if not model.has_state_head:
-        raise ValueError("planning scores the physics readout, and this model has no state head")
+        raise ValueError(f"planning scores the physics readout, but {model.no_readout}")
 
     def act(key, obs, goal, mean):
         k_init, k_roll, k_plan = jax.random.split(key, 3)

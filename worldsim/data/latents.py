@@ -22,13 +22,13 @@ from pathlib import Path
 import jax
 import numpy as np
 from flax import nnx
-from tqdm.auto import tqdm
 
 import worldsim.worlds as worlds_lib
 from worldsim.data.mixture import HELD_OUT_SEED, _parse
 from worldsim.data.prompts import encode_prompts
 from worldsim.data.states import states_by_colour
 from worldsim.data.video_folder import SUFFIXES, VideoFolder
+from worldsim.io.tqdm_bar import tqdm
 
 FORMAT = 1  # bump when the .npz layout changes: older caches are rebuilt
 _ARRAYS = ("latents", "actions", "has_actions", "text_ids", "text_mask", "state_pos", "state_vel", "state_present",

@@ -15,6 +15,17 @@ DEFAULT = Path(__file__).resolve().parent.parent / "assets" / "dynamics"  # ship
 # Parameters that exports of earlier versions may carry and load skips: the object anchor's motion head (removed in
 # issue #20; DynamicsConfig.from_dict drops its settings).
 REMOVED = ("motion_head",)
+# config.json key: how many clips with ground-truth state the state head trained on (worldsim.train.dynamics
+# records it). 0 = none: the head's outputs are untrained noise, so load drops it. No key (earlier exports, the
+# shipped one): trusted.
+STATE_LABELS = "state_labels"
+UNTRAINED_STATE_HEAD = ("this model's state head was never trained on labelled clips: train with worlds, or use a "
+                        "task without a readout")
+
+
+def state_head_trained(meta: dict) -> bool:
+    """False only where the export records that no labelled clip reached its state head."""
+    return meta.get(STATE_LABELS) != 0
 
 
 def export(model: DynamicsModel, directory: str | Path, extra: dict | None = None) -> Path:
@@ -30,7 +41,8 @@ def read_meta(directory: str | Path = "default") -> dict:
 
 
 def load(directory: str | Path = "default") -> DynamicsModel:
-    """A DynamicsModel from an `export` directory, or "default" for the shipped one."""
+    """A DynamicsModel from an `export` directory, or "default" for the shipped one. A state head that never saw a
+    labelled clip (state_head_trained) is left out: it would answer with noise (presence ~0.85 for every colour)."""
     meta = read_meta(directory)
     directory = DEFAULT if str(directory) == "default" else Path(directory)
     try:
@@ -38,6 +50,9 @@ def load(directory: str | Path = "default") -> DynamicsModel:
     except (TypeError, KeyError, ValueError, AttributeError) as e:
         raise ValueError(f"{directory}/config.json does not match this version's DynamicsConfig ({e}); re-export it") \
             from None
+    skip = REMOVED
+    if cfg.state_head and not state_head_trained(meta):
+        cfg, skip = cfg.replace(state_head=False), REMOVED + ("state_head",)
     return restore_params(directory, nnx.eval_shape(lambda: DynamicsModel(cfg, rngs=nnx.Rngs(0))), "dynamics",
-                          meta.get(CHECKSUMS), skip=REMOVED)
+                          meta.get(CHECKSUMS), skip=skip)
 

@@ -33,6 +33,7 @@ def configure(owner, model, task, prompt, max_steps: int, render_mode, steps, te
     if render_mode not in (None, "rgb_array"):
         raise ValueError(f"render_mode={render_mode!r}: use None or 'rgb_array'")
     owner.model = fn.as_model(model)
+    fn.check_task(ReachGoal() if task is None else task, owner.model)  # at construction, not at the first step
     owner.env = fn.FunctionalEnv(task=ReachGoal() if task is None else task, max_steps=max_steps, steps=steps,
                                  temperature=temperature, world=world, start_frames=start_frames)
     owner.prompt, owner.render_mode = prompt, render_mode

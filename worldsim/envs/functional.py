@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from worldsim.envs import scenes
+from worldsim.envs import autoreset, scenes
 from worldsim.envs.tasks import NoTask, ReachGoal, check_object, object_colour
 from worldsim.sim import SimState, WorldModel, checks, compiled, core, load
 
@@ -121,9 +121,7 @@ class FunctionalEnv:
     def outcome(self, model: WorldModel, state: SimState, new: SimState, out) -> tuple:
         """What a core step means for the task: (new state with done set, reward, terminated, truncated).
         A step on an already-ended state pays 0."""
-        if not model.has_state_head and not isinstance(self.task, NoTask):
-            raise ValueError("this model has no state head, so rewards cannot read physical state: use "
-                             "task=NoTask() (or a task that ignores the readout)")
+        check_task(self.task, model)
         terminated = state.done | jnp.asarray(self.task.terminal(out.readout), bool)
         reward = jnp.where(out.valid, jnp.asarray(self.task.reward(out.readout), jnp.float32), 0.0)
         truncated = (new.t >= self.max_steps) & ~terminated
@@ -143,13 +141,21 @@ class FunctionalEnv:
 
     def step(self, key, state: SimState, action, params: EnvParams):
         """gymnax semantics: -> (obs, state, reward, done, info); a finished episode is replaced by a new one in
-        the same call (obs is then the new episode's first frame; info holds terminated/truncated)."""
+        the same call (obs and state are then reset_env(k_reset, params)'s, with `_, k_reset =
+        jax.random.split(key)`; reward, done and info are the step's). The reset runs only for the envs that are
+        done, also under vmap (envs.autoreset), so a step costs about a step_env while no episode ends."""
         k_step, k_reset = jax.random.split(key)
         obs, new, reward, terminated, truncated, info = self.step_env(k_step, state, action, params)
-        obs_re, fresh = self.reset_env(k_reset, params)
         done = terminated | truncated
-        pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(done, x, y), a, b)  # noqa: E731
-        return pick(obs_re, obs), pick(fresh, new), reward, done, info
+        obs, new = autoreset.where_done(lambda k, p: self.reset_env(k, p), done, k_reset, params, (obs, new))
+        return obs, new, reward, done, info
+
+
+def check_task(task, model: WorldModel) -> None:
+    """Refuse a task that reads the physics readout on a model without one (rewards would read nothing)."""
+    if not model.has_state_head and not isinstance(task, NoTask):
+        raise ValueError(f"{type(task).__name__} reads the physics readout, but {model.no_readout} "
+                         "(task=NoTask())")
 
 
 def check_sampling(env: FunctionalEnv) -> None:

@@ -16,8 +16,8 @@ from functools import partial
 
 import jax
 import numpy as np
-from tqdm.auto import tqdm
 
+from worldsim.io.tqdm_bar import tqdm
 from worldsim.probes.action_following import action_following
 from worldsim.probes.baseline_predictors import ConstantVelocity, CopyLast
 from worldsim.probes.baselines import constant_velocity_true, normalised_score, oracle

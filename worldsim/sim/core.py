@@ -116,12 +116,18 @@ def init(params: WorldModel, key, prompt=None, frames=None, actions=None, *, tex
                     t=jnp.zeros((), jnp.int32), done=jnp.zeros((), bool), branch=jnp.zeros((), jnp.uint32))
 
 
+BOX = (0.0, 1.0)  # the worlds' box, [0, 1]^2 in world units (worldsim.worlds.config)
+
+
 def readout(params: WorldModel, state: SimState) -> Readout | None:
-    """Physical state of the current frame (None when the model has no state head)."""
+    """Physical state of the current frame (None when the model has no state head, or an untrained one: see
+    WorldModel.no_readout). Positions are clipped to the box: the head's linear output is not bounded, and
+    squashing it in the head would move a trained head's readings (the shipped one's by 0.1-0.2 world units, on
+    held-out clips whose positions all lie inside the box), where clipping leaves them as they are."""
     if not params.has_state_head:
         return None
     p = params.dynamics.read_state(state.hidden)
-    return Readout(present=jax.nn.sigmoid(p.present_logit), pos=p.pos, vel=p.vel)
+    return Readout(present=jax.nn.sigmoid(p.present_logit), pos=jnp.clip(p.pos, *BOX), vel=p.vel)
 
 
 def render(params: WorldModel, state: SimState) -> jax.Array:
@@ -153,7 +159,7 @@ def step(params: WorldModel, state: SimState, action, key, *, decode: bool = Tru
     new = state._replace(cache=cache, hidden=_peek(params, cache, z), latent=z[0], t=state.t + 1)
     if terminal_fn is not None:
         if not params.has_state_head:
-            raise ValueError("terminal_fn reads the physical state, but this model has no state head")
+            raise ValueError(f"terminal_fn reads the physical state, but {params.no_readout}")
         new = new._replace(done=jnp.asarray(terminal_fn(readout(params, new)), bool).reshape(()))
     new = _select(state.done, state, new)  # absorbing terminal state
     frames = params.tokenizer.decode(new.latent[None, None])[0] if decode else None  # (1, H, W, 3)

@@ -110,14 +110,17 @@ def _bundle(directory: Path) -> WorldModel:
 
 def _pair(tokenizer, dynamics, source: str, dyn_dir: Path) -> WorldModel:
     check_pair(tokenizer.config, dynamics.config, f"{source}: ")
-    sampling = Sampling.from_dict(dyn_load.read_meta(dyn_dir).get("sampling"))  # recorded with the export
-    return WorldModel(tokenizer, dynamics, source=source, sampling=sampling)
+    meta = dyn_load.read_meta(dyn_dir)
+    sampling = Sampling.from_dict(meta.get("sampling"))  # recorded with the export
+    return WorldModel(tokenizer, dynamics, source=source, sampling=sampling,
+                      untrained_state_head=not dyn_load.state_head_trained(meta))
 
 
 def export(model: WorldModel, directory: str | Path) -> Path:
     """Write a bundle that `load(directory)` reads back: DIR/tokenizer and DIR/dynamics exports."""
     directory = Path(directory)
     tok_load.export(model.tokenizer, directory / "tokenizer")
+    untrained = {dyn_load.STATE_LABELS: 0} if model.untrained_state_head else {}  # keeps saying why on reload
     dyn_load.export(model.dynamics, directory / "dynamics",
-                    {"tokenizer": {"path": "../tokenizer"}, "sampling": model.sampling.to_dict()})
+                    {"tokenizer": {"path": "../tokenizer"}, "sampling": model.sampling.to_dict(), **untrained})
     return directory

@@ -11,6 +11,7 @@ import numpy as np
 from flax import nnx
 
 from worldsim.dynamics import DynamicsConfig, DynamicsModel
+from worldsim.dynamics.load import UNTRAINED_STATE_HEAD
 from worldsim.tokenizer import Tokenizer, TokenizerConfig
 
 
@@ -76,12 +77,15 @@ class WorldModel(nnx.Module):
     it straight to jax.jit / jax.vmap(in_axes=None) / lax.scan closures, as the pure core in worldsim.sim does."""
 
     def __init__(self, tokenizer: Tokenizer, dynamics: DynamicsModel, source: str = "memory",
-                 sampling: Sampling | None = None):
+                 sampling: Sampling | None = None, untrained_state_head: bool = False):
         check_pair(tokenizer.config, dynamics.config)
         self.tokenizer = tokenizer
         self.dynamics = dynamics
         self.source = source  # where it was loaded from ("default", a path, or "random"); static metadata
         self.sampling = sampling or Sampling()  # recommended sampling settings; static metadata
+        # The export's state head never saw a labelled clip, so loading left it out (dynamics.load); static metadata
+        # that says why there is no readout
+        self.untrained_state_head = bool(untrained_state_head) and dynamics.state_head is None
 
     @property
     def resolution(self) -> int:
@@ -107,6 +111,15 @@ class WorldModel(nnx.Module):
     def has_state_head(self) -> bool:
         """Whether the dynamics reads physical state (per-colour position, velocity, presence) from its latents."""
         return self.dynamics.state_head is not None
+
+    @property
+    def no_readout(self) -> str | None:
+        """Why this model has no physics readout (None when it has one): what refusals that need one say."""
+        if self.has_state_head:
+            return None
+        if self.untrained_state_head:
+            return UNTRAINED_STATE_HEAD
+        return "this model has no state head (DynamicsConfig.state_head=False): use a task without a readout"
 
     @classmethod
     def random(cls, tiny: bool = True, seed: int = 0, tokenizer_config: TokenizerConfig | None = None,

@@ -50,6 +50,8 @@ class Simulator:
                 raise ValueError(f"{name}={value!r}: use a finite number >= 0 ({meaning})")
         if not isinstance(reproject, bool):
             raise ValueError(f"reproject={reproject!r}: use True, False or None (the model's own setting)")
+        if terminal_fn is not None and not model.has_state_head:  # here, not at the first step's trace
+            raise ValueError(f"terminal_fn reads the physics readout, but {model.no_readout}")
         self.model = model
         self.batch_size = checks.check_batch_size(batch_size)
         self.steps, self.temperature, self.terminal_fn = steps, float(temperature), terminal_fn

@@ -23,7 +23,7 @@ from worldsim.data import HELD_OUT_SEED
 from worldsim.data.latents import LatentDataset, concat, tokenizer_fingerprint
 from worldsim.data.mixture import _parse
 from worldsim.dynamics import DynamicsConfig, DynamicsModel, flow_loss
-from worldsim.dynamics.load import export
+from worldsim.dynamics.load import STATE_LABELS, export, read_meta
 from worldsim.dynamics.losses import first_frame_prior_loss
 from worldsim.dynamics.state import StatePred
 from worldsim.train import hosts
@@ -417,9 +417,20 @@ def _drop_metrics_after(path: Path, step: int) -> None:
     path.write_text("".join(x + "\n" for x in lines))
 
 
+def state_labels(cfg: DynamicsTrainConfig, data: LatentDataset) -> int | None:
+    """Labelled clips (with ground-truth state) the state head trained on, recorded in the export so that loading
+    drops a head that saw none (dynamics.load.state_head_trained). A run on videos alone, or with state_weight=0,
+    adds none to those of the export it started from (cfg.init; None where that export does not record them, as
+    the shipped one does not: it is trusted)."""
+    own = int(np.sum(data.has_state)) if cfg.state_weight > 0 and cfg.model.state_head else 0
+    if own or not cfg.init:
+        return own
+    return read_meta(cfg.init).get(STATE_LABELS)
+
+
 def _say(quiet: bool, text: str) -> None:
     if not quiet:
-        from tqdm.auto import tqdm
+        from worldsim.io.tqdm_bar import tqdm
 
         tqdm.write(text)
 
@@ -517,6 +528,7 @@ def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False,
     whole = hosts.local_copy(model)
     if main:
         export(whole, workdir / "model", {"train": cfg.to_dict(), "steps": cfg.steps,
+                                          STATE_LABELS: state_labels(cfg, data),
                                           "tokenizer": {"path": tok_path, "fingerprint": tok_fp,
                                                         "model": tc.to_dict()}})
     hosts.barrier("worldsim-export")  # no process returns before the model is on disk

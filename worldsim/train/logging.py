@@ -7,7 +7,7 @@ import math
 import time
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from worldsim.io.tqdm_bar import tqdm
 
 
 class TrainLogger:
