@@ -24,6 +24,7 @@ from worldsim.io.params import flatten_tree
 from worldsim.sim import export as export_world
 from worldsim.tokenizer import Tokenizer, TokenizerConfig
 from worldsim.tokenizer.load import export as export_tokenizer, load as load_tokenizer
+from worldsim.train.checkpoint import Checkpointer
 from worldsim.train.dynamics import DynamicsTrainConfig, masked_state_loss, train
 
 WORLDS = ("bouncing_balls", "push")
@@ -341,8 +342,10 @@ def test_bad_configs_and_paths(reference, tokenizer_dir, tokenizer, tmp_path, mo
     with pytest.raises(FileNotFoundError, match="no tokenizer"):
         train(base.replace(tokenizer=str(tmp_path / "nope")), tmp_path / "b", quiet=True)
     _, workdir = reference
-    with pytest.raises(ValueError, match=r"different config \(differs in: text_dropout\)"):
+    with pytest.raises(ValueError, match=r"different config \(differs in: text_dropout: 0\.\d+ -> 0\.3\)"):
         train(base.replace(text_dropout=0.3), workdir, quiet=True)
+    with pytest.raises(ValueError, match=r"differs in: model\.flow_steps: 4 -> 3; steps: .*change only --steps"):
+        train(base.replace(model=base.model.replace(flow_steps=3), steps=base.steps + 5), workdir, quiet=True)
     with monkeypatch.context() as mp:  # the tokenizer at the same path was retrained since the run began
         mp.setattr("worldsim.train.dynamics.tokenizer_fingerprint", lambda tok: "retrained")
         with pytest.raises(ValueError, match="changed since"):
@@ -399,3 +402,22 @@ def test_self_rollouts_train_on_plain_videos_from_an_export(reference, tokenizer
         flatten_tree(nnx.to_pure_dict(nnx.state(m, nnx.Param))).items()) if not k.startswith("noise_level")])
     got, base, new = shared(model), shared(ref_model), shared(fresh)
     assert np.linalg.norm(got - base) < 0.5 * np.linalg.norm(got - new)
+
+
+def test_more_steps_extend_a_finished_run(reference, tokenizer_dir, tmp_path, capfd):
+    """Raising only --steps on a finished run resumes it to the new length and says so; fewer steps than it holds
+    are refused with the fix."""
+    import shutil
+
+    _, workdir = reference
+    cfg = tiny(tokenizer_dir)
+    copy = tmp_path / "run"
+    shutil.copytree(workdir, copy)
+    capfd.readouterr()
+    train(cfg.replace(steps=cfg.steps + 4), copy, quiet=True)
+    err = capfd.readouterr().err
+    assert f"extending the run in {copy} from {cfg.steps} to {cfg.steps + 4} steps" in err, err
+    assert f"resuming from step {cfg.steps}" in err
+    assert Checkpointer(copy / "checkpoints").latest_step() == cfg.steps + 4
+    with pytest.raises(ValueError, match=rf"already holds step {cfg.steps + 4}: pass --steps above"):
+        train(cfg.replace(steps=cfg.steps - 10), copy, quiet=True)

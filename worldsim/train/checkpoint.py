@@ -158,3 +158,37 @@ def _write_json(path: Path, obj) -> None:
 def _say(text: str) -> None:
     if hosts.is_main():
         print(text, file=sys.stderr, flush=True)
+
+
+EXTENDABLE = frozenset({"steps"})  # the one setting a resumed run may change: more steps extend a finished run
+
+
+def _differences(old: dict, want: dict, prefix: str = "") -> list[str]:
+    """Every setting that differs, nested configs by their inner names: ['model.flow_steps: 8 -> 2', ...]."""
+    out = []
+    for k in sorted(set(old) | set(want)):
+        a, b = old.get(k), want.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
+
+
+def check_resumable(saved: dict | None, want: dict, workdir, start: int) -> str | None:
+    """A checkpoint's training config (`saved`) against this run's (`want`, both JSON-plain dicts), resuming at
+    step `start`. The same settings: None. Only `steps`, raised past `start`: a line saying the run is extended
+    (the learning-rate schedule then spans the new length). Anything else: ValueError naming each setting."""
+    old = saved or {}
+    changed = sorted(k for k in set(old) | set(want) if old.get(k) != want.get(k))
+    if not changed:
+        return None
+    if set(changed) <= EXTENDABLE:
+        if want["steps"] > start:
+            return (f"extending the run in {workdir} from {old.get('steps')} to {want['steps']} steps, resuming at "
+                    f"step {start} (the learning-rate schedule now spans {want['steps']} steps)")
+        raise ValueError(f"{workdir} already holds step {start}: pass --steps above {start} to extend that run, or "
+                         "use a new --workdir")
+    detail = "; ".join(_differences(old, want))
+    raise ValueError(f"{workdir} holds a run with a different config (differs in: {detail}); use a new --workdir, "
+                     "the same settings, or change only --steps to extend it")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from worldsim.data import VideoFolder, WorldMixture
 from worldsim.tokenizer import Tokenizer, TokenizerConfig
 from worldsim.tokenizer.load import export
 from worldsim.train import hosts
-from worldsim.train.checkpoint import Checkpointer
+from worldsim.train.checkpoint import Checkpointer, check_resumable
 from worldsim.train.logging import NullLogger, TrainLogger
 from worldsim.train.mesh import check_batch, constrain, make_mesh, place, shard_batch
 
@@ -138,10 +139,9 @@ def train(cfg: TokenizerTrainConfig, workdir: str | Path, *, quiet: bool = False
     start = ckpt.latest_step() or 0
     if start:
         saved = ckpt.restore(start, {"model": model, "opt": opt})
-        if saved.get("train") != json.loads(json.dumps(cfg.to_dict())):
-            raise ValueError(
-                f"{workdir} holds a run with a different config; use a new --workdir or the same settings"
-            )
+        note = check_resumable(saved.get("train"), json.loads(json.dumps(cfg.to_dict())), workdir, start)
+        if note and hosts.is_main():
+            print(note, file=sys.stderr)
     if main:
         (workdir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         log = TrainLogger(workdir, cfg.steps, start, quiet=quiet, frames_per_step=clips * cfg.clip_frames)
