@@ -181,3 +181,16 @@ def test_bad_configs():
         TokenizerConfig(resolution=60, patch=8)
     with pytest.raises(ValueError, match="fsq"):
         TokenizerConfig(quantizer="fsq", latent_dim=3)
+
+
+def test_cli_training_names_only_logs_that_exist(tmp_path, capsys):
+    """The end-of-run line points at the export and at the log files the run really wrote."""
+    import re
+
+    from worldsim.cli import main as cli_main
+
+    cli_main(["train", "tokenizer", "--preset", "tiny", "--workdir", str(tmp_path), "--steps", "2"])
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("trained tokenizer exported to")][-1]
+    assert f"exported to {tmp_path / 'model'}" in line and (tmp_path / "model" / "config.json").exists()
+    named = re.search(r"logs in .*?: (.*)\)$", line).group(1).split(", ")
+    assert named and all((tmp_path / n.rstrip("/")).exists() for n in named), line

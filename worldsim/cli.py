@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import worldsim as ws
 
@@ -140,7 +141,9 @@ def cmd_train(args) -> None:
         cfg = fit_to_tokenizer(cfg)  # the model's latent grid follows the tokenizer's
     train(cfg, args.workdir, mesh=args.mesh)
     if hosts.is_main():
-        print(f"trained {args.component} exported to {args.workdir}/model (logs: metrics.jsonl, tb/, videos/)")
+        work = Path(args.workdir)
+        logs = ", ".join(name for name in ("metrics.jsonl", "tb/", "videos/") if (work / name.rstrip("/")).exists())
+        print(f"trained {args.component} exported to {work / 'model'}" + (f" (logs in {work}: {logs})" if logs else ""))
 
 
 def cmd_eval(args) -> None:
