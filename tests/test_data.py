@@ -45,9 +45,14 @@ def test_video_folder_reads_clips_captions_actions(folder):
     assert np.abs(vf.clips[0].frames.astype(int) - np.asarray(ep.frames[0]).astype(int)).mean() < 3
 
 
-def test_video_folder_resizes(folder):
+def test_video_folder_resizes_and_says_so(folder):
     root, _ = folder
-    assert VideoFolder(root, resolution=16, num_frames=4).batch(0, 1)["frames"].shape == (1, 4, 16, 16, 3)
+    vf = VideoFolder(root, resolution=16, num_frames=4)
+    assert vf.batch(0, 1)["frames"].shape == (1, 4, 16, 16, 3)
+    assert vf.describe() == ("3 videos (36 frames, 32x32) resized to the model's 16x16; skipped, shorter than 4 "
+                             "frames: short.gif (3 frames)")
+    same = VideoFolder(root, resolution=32, num_frames=8).describe()
+    assert same == "3 videos (36 frames, 32x32); skipped, shorter than 8 frames: short.gif (3 frames)"
 
 
 def test_video_folder_bad_input(folder, tmp_path):

@@ -378,6 +378,13 @@ def test_cli_train_dynamics(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         cli_main(["train", "dynamics", "--workdir", str(tmp_path), "--videos-only"])
     assert e.value.code == 2 and "--videos-only needs --video-folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        cli_main(["train", "dynamics", "--workdir", str(tmp_path), "--clips", "40"])
+    assert e.value.code == 2 and "--clips 40: use a positive number of windows, with --video-folder" in \
+        capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        cli_main(["train", "tokenizer", "--workdir", str(tmp_path), "--clips", "40"])
+    assert e.value.code == 2 and "--clips are for `worldsim train dynamics`" in capsys.readouterr().err
 
 
 # ----- the rollout recipe: self-rollouts, fine-tuning from an export -----

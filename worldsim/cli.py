@@ -118,10 +118,12 @@ def cmd_train(args) -> None:
 
         if args.tokenizer is not None:
             raise ValueError("--tokenizer is for `worldsim train dynamics` (the frozen tokenizer it trains over)")
-        if args.init is not None or args.self_rollout is not None:
-            raise ValueError("--init and --self-rollout are for `worldsim train dynamics`")
+        if args.init is not None or args.self_rollout is not None or args.clips is not None:
+            raise ValueError("--init, --self-rollout and --clips are for `worldsim train dynamics`")
     if args.videos_only and not args.video_folder:
         raise ValueError("--videos-only needs --video-folder DIR")
+    if args.clips is not None and (not args.video_folder or args.clips < 1):
+        raise ValueError(f"--clips {args.clips}: use a positive number of windows, with --video-folder DIR")
     cfg = getattr(Config, args.preset)()
     if args.steps is not None:
         if args.steps < 1:
@@ -138,6 +140,8 @@ def cmd_train(args) -> None:
             cfg = dataclasses.replace(cfg, init=args.init)
         if args.self_rollout is not None:
             cfg = dataclasses.replace(cfg, self_rollout=args.self_rollout)
+        if args.clips is not None:
+            cfg = dataclasses.replace(cfg, video_clips=args.clips)
         cfg = fit_to_tokenizer(cfg)  # the model's latent grid follows the tokenizer's
     train(cfg, args.workdir, mesh=args.mesh)
     if hosts.is_main():
@@ -267,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--self-rollout", type=int, default=None, metavar="K",
                        help="dynamics only: train half the clips on K passes of the model's own samples as context "
                             "(true frames stay the targets; against rollout drift); default: the preset's (0 = off)")
+    train.add_argument("--clips", type=int, default=None, metavar="N",
+                       help="dynamics only, with --video-folder: windows of the clip length drawn from the videos and "
+                            "encoded for training (default: the preset's, 512 small, 8 tiny; the run prints how many "
+                            "videos they cover)")
     scale = train.add_argument_group("several devices or hosts (README: Multi-device and multi-host training)")
     scale.add_argument("--mesh", default=None, metavar="data=N,fsdp=M",
                        help="devices as a data x fsdp grid (product = all devices, of every process): batches split "

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,6 +227,11 @@ class LatentDataset:
                              f"{action_dim} (DynamicsConfig.action_dim): save (T, {action_dim}) arrays")
         rng = np.random.default_rng([seed, 0x71D])
         pick = rng.integers(len(vf), size=clips)
+        if not quiet:  # what was read, and how much of it the windows cover
+            used = len(set(pick.tolist()))
+            more = " (raise the window count, --clips, to cover more)" if used < len(vf) else ""
+            print(f"{folder}: {vf.describe()}; {clips} windows of {num_frames} frames drawn from {used} of the "
+                  f"{len(vf)} videos{more}", file=sys.stderr)
         starts = [int(rng.integers(len(vf.clips[i].frames) - num_frames + 1)) for i in pick]
         encode = _encoder(tokenizer)
         parts = []

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worldsim.io import read_video
+from worldsim.io.video import read_video, resize_video
 
 SUFFIXES = (".mp4", ".gif")
 
@@ -37,8 +37,12 @@ class VideoFolder:
             raise ValueError(f"no .mp4 or .gif files in {folder}: add videos (sidecars: NAME.txt, NAME.actions.npy)")
         self.resolution, self.num_frames = resolution, num_frames
         self.clips, short = [], []
+        self.sizes: dict[tuple[int, int], int] = {}  # the videos' own (H, W) sizes before resizing, and how many
         for p in paths:
-            frames = read_video(p, resolution=resolution)
+            frames = read_video(p)
+            size = tuple(int(x) for x in frames.shape[1:3])
+            self.sizes[size] = self.sizes.get(size, 0) + 1
+            frames = resize_video(frames, resolution)
             if len(frames) < num_frames:
                 short.append(f"{p.name} ({len(frames)} frames)")
                 continue
@@ -56,6 +60,18 @@ class VideoFolder:
 
     def __len__(self) -> int:
         return len(self.clips)
+
+    def describe(self) -> str:
+        """One line for the user: how many videos, their sizes against the model's, and what was skipped."""
+        frames = sum(len(c.frames) for c in self.clips)
+        own = ", ".join(f"{w}x{h}" for h, w in sorted(self.sizes))
+        res = self.resolution
+        line = f"{len(self.clips)} videos ({frames} frames, {own})"
+        if any(size != (res, res) for size in self.sizes):
+            line += f" resized to the model's {res}x{res}"
+        if self.skipped:
+            line += f"; skipped, shorter than {self.num_frames} frames: {', '.join(self.skipped)}"
+        return line
 
     def batch(self, index: int, batch_size: int, seed: int = 0) -> dict:
         """{'frames' uint8 (B,T,H,W,3), 'actions' float32 (B,T,A), 'captions' list[str | None]} for batch `index`."""

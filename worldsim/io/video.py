@@ -54,9 +54,14 @@ def read_video(path, resolution: int | None = None) -> np.ndarray:
         ) from None
     if video.ndim != 4 or video.shape[0] == 0:
         raise ValueError(f"{path} holds no video frames: pass a video file such as .mp4 or .gif")
-    if resolution is not None and video.shape[1:3] != (resolution, resolution):
-        video = mediapy().resize_video(video, (int(resolution), int(resolution)))
-    return video
+    return video if resolution is None else resize_video(video, resolution)
+
+
+def resize_video(video: np.ndarray, resolution: int) -> np.ndarray:
+    """uint8 (T, H, W, 3) -> (T, resolution, resolution, 3), Lanczos; unchanged if already that size."""
+    if video.shape[1:3] == (resolution, resolution):
+        return video
+    return np.asarray(mediapy().resize_video(video, (int(resolution), int(resolution))))
 
 
 def _last_line(error: Exception) -> str:

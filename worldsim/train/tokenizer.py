@@ -110,6 +110,9 @@ def _data_source(cfg: TokenizerTrainConfig):
     res, t = cfg.model.resolution, cfg.clip_frames
     mixture = WorldMixture(cfg.worlds, res, t, cfg.clips_per_world, cfg.seed) if cfg.worlds else None
     folder = VideoFolder(cfg.video_folder, res, t) if cfg.video_folder else None
+    if folder is not None and hosts.is_main():
+        print(f"{cfg.video_folder}: {folder.describe()}; {cfg.video_clips} random windows per batch",
+              file=sys.stderr)
 
     def frames(step: int) -> jax.Array:
         parts = [mixture.frames(step)] if mixture else []
