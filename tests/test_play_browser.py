@@ -1,6 +1,6 @@
 """`worldsim play` end to end in a real headless Chromium (Debian's package, driven by Playwright), with the
 shipped default model: type a prompt and watch frames change, push the agent ball with the arrow keys and find it
-moved the right way on screenshots, branch into four panes, upload initial frames, download a clip that decodes.
+moved the right way on screenshots, find that a typed prompt is what Start runs, branch into four panes, upload initial frames, download a clip that decodes.
 
 Needs a Chromium binary: WORLDSIM_CHROMIUM, else chromium / chromium-browser on PATH. Without one the tests skip,
 unless WORLDSIM_REQUIRE_BROWSER=1 (set by .ci/run, which installs it), where that is a failure.
@@ -105,6 +105,44 @@ def step(pg, key: str | None = None) -> None:
     wait_frames(pg, n + 1)
 
 
+def canvas_pixels(pg) -> np.ndarray:
+    """The frame canvas's own pixels (H, W, 3), read with getImageData."""
+    res = pg.evaluate("window.worldsimPlay.resolution")
+    data = pg.evaluate("Array.from(document.querySelector('#frame').getContext('2d')"
+                       f".getImageData(0, 0, {res}, {res}).data)")
+    return np.asarray(data, np.uint8).reshape(res, res, 4)[..., :3]
+
+
+def test_typed_prompt_is_what_start_runs(page):
+    """The page opens on a loaded push example; typing a prompt and pressing Start runs the prompt, not the example."""
+    assert page.input_value("#source") == "example"
+    assert "start: example push seed 3" in page.text_content("#start-line")
+    page.click("#prompt")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Two bouncing balls: a large green ball at the top left, a large blue ball at the bottom "
+                       "right.")
+    assert page.input_value("#source") == "none"  # typing a prompt turned the example's frames off
+    line = page.text_content("#start-line")
+    assert line.startswith("start: your prompt") and "not begun yet" in line, line
+    n = frames_received(page)
+    page.click("#start")
+    wait_frames(page, n + 1)
+    page.wait_for_timeout(1000)  # let it run ~1 s
+    frame = canvas_pixels(page)
+    line = page.text_content("#start-line")
+    page.click("#pause")
+    page.wait_for_function("!window.worldsimPlay.running")
+    assert line == "start: your prompt", line
+    assert frames_received(page) > n + 3
+    tr = probes.track(frame[None])
+    for colour in ("green", "blue"):
+        assert bool(tr.present[0, worlds.COLOUR_NAMES.index(colour)]), f"no {colour} ball on the canvas"
+    r, g, b = (frame[..., i].astype(int) for i in range(3))
+    green = int(((g > 150) & (r < 120) & (b < 150)).sum())
+    blue = int(((b > 150) & (r < 120) & (g < 170)).sum())
+    assert green >= 5 and blue >= 5, (green, blue)
+
+
 def test_prompt_start_and_frames_change(page):
     page.fill("#prompt", "Two bouncing balls: a large red ball at the left moving right quickly, a large blue ball "
                          "at the right moving left quickly.")
@@ -174,10 +212,12 @@ def test_upload_then_download_a_clip_that_decodes(page, tmp_path):
     page.wait_for_function("document.querySelector('#status').textContent.includes('uploads are limited to')")
     gif = tmp_path / "start.gif"
     ws.io.write_video(gif, clip, fps=10)
+    page.fill("#prompt", "")  # before the upload: typing afterwards would make the prompt alone the start
     page.set_input_files("#upload", str(gif))
     page.wait_for_function("document.querySelector('#status').textContent.startsWith('uploaded 4 frames')")
+    page.wait_for_function("document.querySelector('#start-line').textContent.startsWith("
+                           "'start: uploaded start.gif (4 frames)')")
     assert page.input_value("#source") == "upload"
-    page.fill("#prompt", "")
     n = frames_received(page)
     page.click("#reset")
     wait_frames(page, n + 1)

@@ -53,7 +53,7 @@ class Session:
         self.upload = frames[-k:]
         note = "" if len(frames) == k else f" (the last {k} are used: the model's context)"
         return {"type": "info", "code": "uploaded", "frames": k,
-                "message": f"uploaded {len(frames)} frame{'s' * (len(frames) != 1)}{note}: press reset to start "
+                "message": f"uploaded {len(frames)} frame{'s' * (len(frames) != 1)}{note}: Start (or Reset) starts "
                            "from them"}
 
     def example(self, world: str, seed: int) -> dict:

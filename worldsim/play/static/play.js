@@ -10,6 +10,9 @@ const ui = {
   ws: null, session: null, resolution: 64, colours: [], limits: {}, episode: 0, running: false, started: false,
   trails: [], series: [], arrivals: [], fps: 0, framesReceived: 0, lastTracks: null, agent: null, world: null,
   firstExample: true, branchTimers: [], branchShows: [],
+  // The episode's start is the last thing the user acted on: a typed prompt (no initial frames), a loaded example
+  // (its caption and frames) or an upload (its frames). `applied`: the current episode was reset from it.
+  promptFrom: "user", exampleLabel: null, uploadLabel: null, applied: false, awaitingReset: false, startLabel: "",
 };
 window.worldsimPlay = ui; // for tests and the curious (read-only use)
 
@@ -17,6 +20,36 @@ function show(text, isError = false) {
   const s = $("status");
   s.textContent = text;
   s.className = isError ? "error" : "";
+}
+
+function startLabel() {
+  const source = $("source").value, prompt = $("prompt").value.trim();
+  const yours = ui.promptFrom === "user";
+  if (source === "example") {
+    if (!ui.exampleLabel) return "the example's frames (none loaded yet: press Load)";
+    return yours ? `${ui.exampleLabel}'s frames with your prompt` : ui.exampleLabel;
+  }
+  if (source === "upload") {
+    if (!ui.uploadLabel) return "my upload (none yet: choose a file)";
+    return ui.uploadLabel + (prompt ? (yours ? " with your prompt" : ` with the caption of ${ui.exampleLabel}`) : "");
+  }
+  if (!prompt) return "an empty prompt, no initial frames";
+  return yours || !ui.exampleLabel ? "your prompt" : `the caption of ${ui.exampleLabel}, no initial frames`;
+}
+
+// Show which start is chosen, and whether the episode on screen began from it.
+function renderStart() {
+  ui.startLabel = startLabel();
+  const line = $("start-line");
+  line.textContent = `start: ${ui.startLabel}` + (ui.applied ? "" : " · not begun yet: Start (or Reset) begins from it");
+  line.className = ui.applied ? "" : "pending";
+  updateButtons();
+}
+
+// The user chose a new start (typed, loaded, uploaded or picked the initial frames): the next Start resets to it.
+function chooseStart() {
+  ui.applied = false;
+  renderStart();
 }
 
 function send(msg) {
@@ -64,7 +97,7 @@ function newEpisode(ep) {
 
 function onFrame(msg) {
   if (msg.episode < ui.episode) return; // a frame of an episode already replaced
-  if (msg.episode > ui.episode) newEpisode(msg.episode);
+  if (msg.episode > ui.episode) { newEpisode(msg.episode); ui.awaitingReset = false; }
   paint($("frame"), msg.rgb);
   ui.framesReceived += 1;
   ui.lastTracks = msg.tracks;
@@ -161,7 +194,7 @@ function tickFps() {
 setInterval(tickFps, 250);
 
 function updateButtons() {
-  $("start").disabled = ui.running || !ui.started;
+  $("start").disabled = ui.running && ui.applied; // while running, Start restarts from a newly chosen start
   $("pause").disabled = !ui.running;
   $("step").disabled = ui.running || !ui.started;
   $("branch").disabled = !ui.started;
@@ -224,8 +257,11 @@ function handle(msg) {
     case "example":
       $("prompt").value = msg.prompt;
       $("source").value = "example";
-      if (ui.firstExample) { ui.firstExample = false; send({ type: "reset", prompt: msg.prompt, frames: "example" }); }
-      show(`loaded a ${msg.world} example (${msg.frames} true frames${msg.agent ? ", you push the " + msg.agent + " ball" : ""}): Reset starts from it, Start runs it`);
+      ui.promptFrom = "example";
+      ui.exampleLabel = `example ${msg.world} seed ${msg.seed}`;
+      chooseStart();
+      if (ui.firstExample) { ui.firstExample = false; reset(); }
+      show(`loaded a ${msg.world} example (${msg.frames} true frames${msg.agent ? ", you push the " + msg.agent + " ball" : ""}): Start runs it; typing a prompt starts from your prompt instead`);
       break;
     case "frame": onFrame(msg); break;
     case "state":
@@ -234,17 +270,39 @@ function handle(msg) {
       break;
     case "branches": showBranches(msg); break;
     case "info": show(msg.message); break;
-    case "error": show(msg.message, true); break;
+    case "error":
+      show(msg.message, true);
+      if (ui.awaitingReset) { ui.awaitingReset = false; ui.applied = false; renderStart(); } // that reset was refused
+      break;
     case "closed": show(msg.message, true); break;
     default: break; // pong and future message types
   }
 }
 
 // ----- controls -----
-$("start").onclick = () => { closeBranches(); send({ type: "start" }); }; // the futures were of an earlier moment
+function reset() {
+  closeBranches();
+  send({ type: "reset", prompt: $("prompt").value, frames: $("source").value });
+  ui.applied = true; ui.awaitingReset = true;
+  renderStart();
+}
+// Start runs the chosen start: a reset to it first when the episode on screen did not begin from it.
+function start() {
+  closeBranches(); // the futures were of an earlier moment
+  if (!ui.applied) reset();
+  send({ type: "start" });
+}
+$("start").onclick = start;
 $("pause").onclick = () => send({ type: "pause" });
 $("step").onclick = () => { closeBranches(); send({ type: "step" }); };
-$("reset").onclick = () => { closeBranches(); send({ type: "reset", prompt: $("prompt").value, frames: $("source").value }); };
+$("reset").onclick = reset;
+$("prompt").oninput = () => { // typing a prompt makes it the start, from the prompt alone
+  ui.promptFrom = "user";
+  $("source").value = "none";
+  if (!$("status").classList.contains("error")) show("");
+  chooseStart();
+};
+$("source").onchange = chooseStart;
 $("branch").onclick = () => { show("branching: sampling four futures…"); send({ type: "branch" }); };
 $("close-branches").onclick = closeBranches;
 $("example").onclick = () => send({ type: "example", world: $("world").value, seed: Math.max(0, parseInt($("seed").value, 10) || 0) });
@@ -271,8 +329,7 @@ document.addEventListener("keydown", (e) => {
     send({ type: "push", dir });
   } else if (e.key === " ") {
     e.preventDefault();
-    if (!ui.running) closeBranches();
-    send({ type: ui.running ? "pause" : "start" });
+    if (ui.running) send({ type: "pause" }); else start();
   }
 });
 
@@ -291,6 +348,8 @@ $("upload").onchange = async () => {
     const j = await r.json();
     if (!j.ok) { show(j.error, true); return; }
     $("source").value = "upload";
+    ui.uploadLabel = `uploaded ${file.name} (${j.frames} frame${j.frames === 1 ? "" : "s"})`;
+    chooseStart();
   } catch (err) {
     show(`upload failed (${err}): is the server still running?`, true);
   }
@@ -319,5 +378,5 @@ async function download(fmt) {
 $("download-mp4").onclick = (e) => { e.preventDefault(); download("mp4"); };
 $("download-gif").onclick = (e) => { e.preventDefault(); download("gif"); };
 
-updateButtons();
+renderStart();
 connect();
