@@ -70,6 +70,8 @@ def run_demo(out="worldsim_demo", seed: int = 0, model="default", fps: float = 1
     import worldsim as ws
 
     out = io.writable_folder(out)  # fails fast, before any model work, when it cannot be written
+    if isinstance(model, str):
+        log(f"loading the model ({model})...")
     wm = ws.load(model) if isinstance(model, str) else model
     sim = ws.Simulator(wm, batch_size=CLIPS)
     res = wm.resolution
@@ -78,18 +80,25 @@ def run_demo(out="worldsim_demo", seed: int = 0, model="default", fps: float = 1
     written, report = {}, {}
     log(f"model: {wm.source} (sampling temperature {sim.temperature}, reprojection {sim.reproject})")
 
-    # 1. From text alone.
+    def wrote(part: str, files: list[Path]) -> None:
+        written[part] = files
+        for f in files:
+            log(f"  wrote {f}")
+
+    # 1. From text alone. The first part also compiles the simulator (most of its time on a CPU).
+    log("\ntext (generated from the prompt alone; compiling the simulator first):")
+    for p in PROMPTS:
+        log(f"  {p}")
     state = sim.reset(jax.random.fold_in(key, 0), prompt=list(PROMPTS))
     first = np.asarray(sim.render(state))[:, None]
     _, outs = sim.rollout(state, np.zeros((CLIPS, FRAMES - 1, wm.action_dim), np.float32), jax.random.fold_in(key, 1))
     frames = np.concatenate([first, np.asarray(outs.frames[:, :, -1])], axis=1)
-    written["text"] = _save(out, "text", frames, viz.side_by_side(*frames), list(PROMPTS), fps)
-    log("\ntext (generated from the prompt alone):")
-    for p in PROMPTS:
-        log(f"  {p}")
+    wrote("text", _save(out, "text", frames, viz.side_by_side(*frames), list(PROMPTS), fps))
 
     # 2-3. Continuations of ground truth, and 4. push with actions.
     for i, name in enumerate(("bouncing_balls", "gravity", "push"), start=2):
+        log(f"\n{name} ({GIVEN} true frames, then {steps} generated" + (", scripted pushes):" if name == "push"
+                                                                          else "):"))
         world = worlds.make(name, resolution=res, num_frames=FRAMES)
         k = jax.random.fold_in(key, i)
         if name == "push":
@@ -105,17 +114,12 @@ def run_demo(out="worldsim_demo", seed: int = 0, model="default", fps: float = 1
         pred = np.concatenate([truth[:, :GIVEN], np.asarray(outs.frames[:, :, -1])], axis=1)
         both = np.concatenate([truth, pred], axis=3)  # (N, T, H, 2W, 3): truth | model per clip
         video = viz.side_by_side(*[viz.side_by_side(t, p, gap=1) for t, p in zip(truth, pred)], gap=4)
-        written[name] = _save(out, name, both, video, [f"truth | model: {c}" for c in ep.captions], fps,
-                              tracks=_tracks(truth, pred))
+        wrote(name, _save(out, name, both, video, [f"truth | model: {c}" for c in ep.captions], fps,
+                          tracks=_tracks(truth, pred)))
         m = probes.measure(pred, truth, ep.states, GIVEN, ep.dt, pixels=False)
         base = probes.baseline_measures(world, ep, GIVEN, pixels=False)
         report[name] = {"model": m, **base}
-        log(f"\n{name} ({GIVEN} true frames, then {steps} generated" + (", scripted pushes)" if name == "push" else ")"))
 
-    for part, files in written.items():
-        log(f"\n{part}:")
-        for f in files:
-            log(f"  wrote {f}")
     log("\nPhysics report (velocity error, world units/s, over the generated frames; lower is better):")
     log(f"  {'world':15s} {'model':>7s} {'copy-last':>10s} {'const.vel.':>11s} {'floor':>7s}  {'score':>6s}  "
         "object count right")
