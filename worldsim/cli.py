@@ -291,7 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
         "eval", formatter_class=fmt, help="physics report of a model or baseline (docs/eval.md)",
         description="Run the physics-fidelity protocol of docs/eval.md on a model or a baseline, beside the baselines\n"
                     "and the tracker floor, and write OUT/report.json, OUT/report.md and OUT/plots/*.png.\n"
-                    "quick: one world, a few clips (about 10 s); standard: every world and OOD split (minutes).",
+                    "quick: one world, a few clips (49 s on 2 CPU cores for the default model);\n"
+                    "standard: every world and OOD split (650 s; experiments/physics_eval/results.md).",
         epilog="examples:\n  worldsim eval --model copy_last --suite quick --out eval/copy_last\n"
                "  worldsim eval --model constant_velocity --suite standard --out eval/cv\n"
                "  worldsim eval --model default --out eval/default",
