@@ -301,9 +301,9 @@ def generate(model: DynamicsModel, latents, actions, text, prompt_frames: int, k
     tokenizer's whole temporal context), which pulls it back onto the latents real frames make.
     A generated first frame comes from the model's first-frame prior where it has one and the clip has a caption,
     else from the flow head. guidance != 1: classifier-free guidance of a generated first frame towards the
-    caption (the prior's, or the flow head's when the model has no prior). context_noise: for a model with a noise-level embedding (DynamicsConfig.noise_embed),
-    each generated frame enters the context with Gaussian noise of this std, and the model is told so (given
-    frames enter clean), as diffusion forcing samples."""
+    caption (the prior's, or the flow head's when the model has no prior). context_noise: for a model with a
+    noise-level embedding (DynamicsConfig.noise_embed), each generated frame enters the context with Gaussian noise
+    of this std, and the model is told so (given frames enter clean), as diffusion forcing samples."""
     if context_noise and not model.config.noise_embed:
         raise ValueError(f"context_noise={context_noise} needs a model with a noise-level embedding "
                          "(DynamicsConfig.noise_embed=True): use context_noise=0")
