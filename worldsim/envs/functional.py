@@ -14,7 +14,6 @@ start does, once).
 from __future__ import annotations
 
 import functools
-import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -161,17 +160,9 @@ def check_task(task, model: WorldModel) -> None:
 def check_sampling(env: FunctionalEnv) -> None:
     """Sampling settings: None (the model's own) or a value of the right kind, refused with the fix otherwise (a
     string would fail later as 'could not convert string to float')."""
-    if env.steps is not None and (isinstance(env.steps, bool) or not isinstance(env.steps, int) or env.steps < 1):
-        raise ValueError(f"steps={env.steps!r}: use None (the model's default) or an integer >= 1")
-    for name in ("temperature", "first_temperature", "first_guidance"):
-        v = getattr(env, name)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v < float("inf")):
-            raise ValueError(f"{name}={v!r}: use None (the model's own) or a finite number >= 0")
-    for name in ("reproject", "decode"):
-        v = getattr(env, name)
-        if not (isinstance(v, bool) or (v is None and name != "decode")):
-            raise ValueError(f"{name}={v!r}: use True or False" + ("" if name == "decode" else
-                                                                    " (or None: the model's own setting)"))
+    checks.check_sampling(env.steps, env.temperature, env.reproject, env.first_temperature, env.first_guidance)
+    if not isinstance(env.decode, bool):
+        raise ValueError(f"decode={env.decode!r}: use True or False")
 
 
 def clip_action(action) -> jax.Array:

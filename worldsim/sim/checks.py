@@ -3,6 +3,8 @@ mistake is a ValueError/TypeError that names the fix, never an XLA error or a si
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -145,6 +147,21 @@ def _finite_fields(state: SimState) -> tuple:
 
     return tuple(jnp.all(jnp.stack([finite(x) for x in jax.tree.leaves(f)] or [jnp.ones((), bool)]))
                  for f in state)
+
+
+def check_sampling(steps, temperature, reproject, first_temperature, first_guidance) -> None:
+    """Sampling settings as the Simulator and the envs take them: each None (the model's own) or a value of the
+    right kind, refused by name with the fix (a string would fail later as 'could not convert string to float')."""
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"steps={steps!r}: use None (the model's default) or an integer >= 1")
+    for name, value, meaning in (("temperature", temperature, "0 = the mean flow"),
+                                 ("first_temperature", first_temperature, "0 = the mean flow"),
+                                 ("first_guidance", first_guidance, "1 = no guidance")):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                                  or not 0 <= value < float("inf")):
+            raise ValueError(f"{name}={value!r}: use None (the model's own) or a finite number >= 0 ({meaning})")
+    if reproject is not None and not isinstance(reproject, bool):
+        raise ValueError(f"reproject={reproject!r}: use True or False (or None: the model's own setting)")
 
 
 def check_flag(value, name: str) -> bool:

@@ -37,19 +37,11 @@ class Simulator:
         if not isinstance(model, WorldModel):
             raise TypeError(f"Simulator needs a WorldModel, got {type(model).__name__}: make one with "
                             "ws.load('default') or ws.load(path)")
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-            raise ValueError(f"steps={steps!r}: use None (the model's default) or an integer >= 1")
+        checks.check_sampling(steps, temperature, reproject, first_temperature, first_guidance)
         temperature = model.sampling.temperature if temperature is None else temperature
         first = model.sampling.first_temperature if first_temperature is None else first_temperature
         reproject = model.sampling.reproject if reproject is None else reproject
         guidance = model.sampling.first_guidance if first_guidance is None else first_guidance
-        for name, value, meaning in (("temperature", temperature, "0 = the mean flow"),
-                                     ("first_temperature", first, "0 = the mean flow"),
-                                     ("first_guidance", guidance, "1 = no guidance")):
-            if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0.0 <= value < float("inf")):
-                raise ValueError(f"{name}={value!r}: use a finite number >= 0 ({meaning})")
-        if not isinstance(reproject, bool):
-            raise ValueError(f"reproject={reproject!r}: use True, False or None (the model's own setting)")
         if terminal_fn is not None and not model.has_state_head:  # here, not at the first step's trace
             raise ValueError(f"terminal_fn reads the physics readout, but {model.no_readout}")
         self.model = model
