@@ -13,8 +13,15 @@ timeout) rely on. The most one module added in a full run was 8,892 (test_worlds
 limit leaves room.
 """
 
-import jax
-import pytest
+import os
+
+# Tests compile in a clean slate: the user's persistent compilation cache (worldsim.io.compile_cache, on by
+# default) neither serves them nor grows from them; tests/test_compile_cache.py checks the default itself.
+# Set before any test imports worldsim; subprocesses the tests start inherit it.
+os.environ.setdefault("WORLDSIM_COMPILE_CACHE", "0")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
 
 
 def _read_int(path: str) -> int | None:

@@ -43,7 +43,7 @@ def page():
         pytest.skip("no Chromium: `apt-get install chromium` (or set WORLDSIM_CHROMIUM) to run the browser tests")
     sync_api = pytest.importorskip("playwright.sync_api")
     engine = play.Engine(ws.load("default"), play.PlayConfig(port=0, seed=0))
-    engine.warm_up(log=lambda *_: None)
+    engine.warm_up(quiet=True)
     with play.start(engine) as srv, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=exe, args=FLAGS)
         pg = browser.new_page(viewport={"width": 1120, "height": 1000}, accept_downloads=True)

@@ -20,7 +20,7 @@ from worldsim.sim import WorldModel
 @pytest.fixture(scope="module")
 def engine():
     eng = play.Engine(WorldModel.random(), play.PlayConfig.tiny(max_sessions=20, seed=0))
-    eng.warm_up(log=lambda *_: None)
+    eng.warm_up(quiet=True)
     return eng
 
 

@@ -18,6 +18,7 @@ import jax
 import numpy as np
 
 from worldsim import io, probes, viz, worlds
+from worldsim.io.progress import phase
 
 CLIPS = 4  # one batch size for every part, so the simulator compiles once
 FRAMES = 32  # frames per clip
@@ -71,8 +72,10 @@ def run_demo(out="worldsim_demo", seed: int = 0, model="default", fps: float = 1
 
     out = io.writable_folder(out)  # fails fast, before any model work, when it cannot be written
     if isinstance(model, str):
-        log(f"loading the model ({model})...")
-    wm = ws.load(model) if isinstance(model, str) else model
+        with phase(f"loading the model ({model})"):
+            wm = ws.load(model)
+    else:
+        wm = model
     sim = ws.Simulator(wm, batch_size=CLIPS)
     res = wm.resolution
     key = jax.random.key(seed)
@@ -89,10 +92,12 @@ def run_demo(out="worldsim_demo", seed: int = 0, model="default", fps: float = 1
     log("\ntext (generated from the prompt alone; compiling the simulator first):")
     for p in PROMPTS:
         log(f"  {p}")
-    state = sim.reset(jax.random.fold_in(key, 0), prompt=list(PROMPTS))
-    first = np.asarray(sim.render(state))[:, None]
-    _, outs = sim.rollout(state, np.zeros((CLIPS, FRAMES - 1, wm.action_dim), np.float32), jax.random.fold_in(key, 1))
-    frames = np.concatenate([first, np.asarray(outs.frames[:, :, -1])], axis=1)
+    with phase(f"compiling the simulator, then generating {CLIPS} clips of {FRAMES} frames"):
+        state = sim.reset(jax.random.fold_in(key, 0), prompt=list(PROMPTS))
+        first = np.asarray(sim.render(state))[:, None]
+        _, outs = sim.rollout(state, np.zeros((CLIPS, FRAMES - 1, wm.action_dim), np.float32),
+                              jax.random.fold_in(key, 1))
+        frames = np.concatenate([first, np.asarray(outs.frames[:, :, -1])], axis=1)
     wrote("text", _save(out, "text", frames, viz.side_by_side(*frames), list(PROMPTS), fps))
 
     # 2-3. Continuations of ground truth, and 4. push with actions.
@@ -108,10 +113,11 @@ def run_demo(out="worldsim_demo", seed: int = 0, model="default", fps: float = 1
             ep = world.sample(k, CLIPS)
             acts = np.zeros((CLIPS, FRAMES, wm.action_dim), np.float32)
         truth = np.asarray(ep.frames)
-        state = sim.reset(jax.random.fold_in(k, 1), prompt=list(ep.captions), frames=truth[:, :GIVEN],
-                          actions=acts[:, : GIVEN - 1])
-        _, outs = sim.rollout(state, acts[:, GIVEN - 1 : FRAMES - 1], jax.random.fold_in(k, 2))
-        pred = np.concatenate([truth[:, :GIVEN], np.asarray(outs.frames[:, :, -1])], axis=1)
+        with phase(f"generating {CLIPS} continuations of {steps} frames"):
+            state = sim.reset(jax.random.fold_in(k, 1), prompt=list(ep.captions), frames=truth[:, :GIVEN],
+                              actions=acts[:, : GIVEN - 1])
+            _, outs = sim.rollout(state, acts[:, GIVEN - 1 : FRAMES - 1], jax.random.fold_in(k, 2))
+            pred = np.concatenate([truth[:, :GIVEN], np.asarray(outs.frames[:, :, -1])], axis=1)
         both = np.concatenate([truth, pred], axis=3)  # (N, T, H, 2W, 3): truth | model per clip
         video = viz.side_by_side(*[viz.side_by_side(t, p, gap=1) for t, p in zip(truth, pred)], gap=4)
         wrote(name, _save(out, name, both, video, [f"truth | model: {c}" for c in ep.captions], fps,

@@ -58,7 +58,7 @@ def main():
     counts = [int(x) for x in args.sessions.split(",")]
     model = ws.WorldModel.random() if args.model == "random" else ws.load(args.model)
     engine = play.Engine(model, play.PlayConfig(port=0, max_sessions=max(counts)))
-    engine.warm_up(log=lambda *_: None)
+    engine.warm_up(quiet=True)
     rows = []
     with play.start(engine) as srv:
         base = rss_mb()

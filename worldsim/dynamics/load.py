@@ -8,7 +8,7 @@ from flax import nnx
 
 from worldsim.dynamics.config import DynamicsConfig
 from worldsim.dynamics.model import DynamicsModel
-from worldsim.io.params import CHECKSUMS, export_params, read_export_meta, restore_params
+from worldsim.io.params import CHECKSUMS, abstract_model, export_params, read_export_meta, restore_params
 
 KIND = "worldsim.dynamics"
 DEFAULT = Path(__file__).resolve().parent.parent / "assets" / "dynamics"  # shipped weights (package data)
@@ -53,6 +53,6 @@ def load(directory: str | Path = "default") -> DynamicsModel:
     skip = REMOVED
     if cfg.state_head and not state_head_trained(meta):
         cfg, skip = cfg.replace(state_head=False), REMOVED + ("state_head",)
-    return restore_params(directory, nnx.eval_shape(lambda: DynamicsModel(cfg, rngs=nnx.Rngs(0))), "dynamics",
+    return restore_params(directory, abstract_model(lambda: DynamicsModel(cfg, rngs=nnx.Rngs(0))), "dynamics",
                           meta.get(CHECKSUMS), skip=skip)
 

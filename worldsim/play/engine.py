@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from worldsim import probes, worlds
 from worldsim.data.latents import truncate_caption
+from worldsim.io.progress import phase
 from worldsim.play.config import PlayConfig
 from worldsim.sim import Simulator, WorldModel
 from worldsim.worlds.config import REFERENCE_RADIUS
@@ -86,20 +88,21 @@ class Engine:
         caption = truncate_caption(ep.captions[0], self.model.max_text_bytes)  # a small model reads short prompts
         return caption, np.asarray(ep.frames[0]), ep.facts[0]["controlled"]
 
-    def warm_up(self, log=print) -> None:
+    def warm_up(self, quiet: bool = False) -> None:
         """Compile what a session uses first (text reset, example reset, step, branch), so the page's first
         clicks do not wait on XLA."""
-        log("compiling the simulator (once per server start) ...")
-        key = jax.random.key(0)
-        for name in self.world_names:  # each world's simulation compiles on first use
-            caption, frames, _ = self.example(name, 0)
-        for state in (self.sim.reset(key, prompt=caption), self.sim.reset(key, prompt=caption, frames=frames)):
-            self.sim.step(state, np.zeros(self.model.action_dim, np.float32), key)
-        self.sim.step(self.sim.reset(key), np.zeros(self.model.action_dim, np.float32), key)  # no prompt
-        Tracked(frames[0])
-        b = self.sim.fork(state, self.config.branches)
-        self.sim.rollout(b, np.zeros((self.config.branches, self.config.branch_frames, self.model.action_dim),
-                                     np.float32), key)
+        label = "compiling the simulator (once per server start; later starts load it from the cache)"
+        with contextlib.nullcontext() if quiet else phase(label):
+            key = jax.random.key(0)
+            for name in self.world_names:  # each world's simulation compiles on first use
+                caption, frames, _ = self.example(name, 0)
+            for state in (self.sim.reset(key, prompt=caption), self.sim.reset(key, prompt=caption, frames=frames)):
+                self.sim.step(state, np.zeros(self.model.action_dim, np.float32), key)
+            self.sim.step(self.sim.reset(key), np.zeros(self.model.action_dim, np.float32), key)  # no prompt
+            Tracked(frames[0])
+            b = self.sim.fork(state, self.config.branches)
+            self.sim.rollout(b, np.zeros((self.config.branches, self.config.branch_frames, self.model.action_dim),
+                                         np.float32), key)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -12,6 +12,7 @@ from flax import nnx
 
 from worldsim.dynamics import DynamicsConfig, DynamicsModel
 from worldsim.dynamics.load import UNTRAINED_STATE_HEAD
+from worldsim.io.params import abstract_model
 from worldsim.tokenizer import Tokenizer, TokenizerConfig
 
 
@@ -133,7 +134,7 @@ class WorldModel(nnx.Module):
         """
         tok_cfg = tokenizer_config or (TokenizerConfig.tiny() if tiny else TokenizerConfig.small())
         dyn_cfg = dynamics_config or (DynamicsConfig.tiny() if tiny else DynamicsConfig.for_tokenizer(tok_cfg))
-        abstract = nnx.eval_shape(lambda: cls(Tokenizer(tok_cfg, rngs=nnx.Rngs(0)),
+        abstract = abstract_model(lambda: cls(Tokenizer(tok_cfg, rngs=nnx.Rngs(0)),
                                               DynamicsModel(dyn_cfg, rngs=nnx.Rngs(0)), source="random"))
         graphdef, params, rest = nnx.split(abstract, nnx.Param, ...)
         rng = np.random.default_rng(seed)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flax import nnx
 
-from worldsim.io.params import CHECKSUMS, export_params, read_export_meta, restore_params
+from worldsim.io.params import CHECKSUMS, abstract_model, export_params, read_export_meta, restore_params
 from worldsim.tokenizer.config import TokenizerConfig
 from worldsim.tokenizer.model import Tokenizer
 
@@ -31,5 +31,5 @@ def load(directory: str | Path = "default") -> Tokenizer:
     except (TypeError, KeyError, ValueError, AttributeError) as e:
         raise ValueError(f"{directory / 'config.json'} does not match this version's TokenizerConfig ({e}); "
                          "re-export it") from None
-    return restore_params(directory, nnx.eval_shape(lambda: Tokenizer(cfg, rngs=nnx.Rngs(0))), "tokenizer",
+    return restore_params(directory, abstract_model(lambda: Tokenizer(cfg, rngs=nnx.Rngs(0))), "tokenizer",
                           meta.get(CHECKSUMS))
