@@ -53,6 +53,7 @@ def load(directory: str | Path = "default") -> DynamicsModel:
     skip = REMOVED
     if cfg.state_head and not state_head_trained(meta):
         cfg, skip = cfg.replace(state_head=False), REMOVED + ("state_head",)
-    return restore_params(directory, abstract_model(lambda: DynamicsModel(cfg, rngs=nnx.Rngs(0))), "dynamics",
+    return restore_params(directory, abstract_model(lambda: DynamicsModel(cfg, rngs=nnx.Rngs(0)),
+                                                         f"DynamicsModel {cfg.to_dict()}"), "dynamics",
                           meta.get(CHECKSUMS), skip=skip)
 

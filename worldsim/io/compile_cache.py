@@ -5,6 +5,9 @@
     WORLDSIM_COMPILE_CACHE=DIR     ->  DIR
     WORLDSIM_COMPILE_CACHE=0       ->  off (also: off, false, no)
 
+Beside JAX's programs, the folder keeps model structures (structure_cache: what `ws.load` would otherwise rebuild
+by tracing a model's constructor) in a `worldsim-structure` subfolder, which JAX's cache leaves alone.
+
 A cache the user set up for JAX themselves (JAX_COMPILATION_CACHE_DIR, or jax.config before importing worldsim)
 is left as it is. A folder that cannot be created (a read-only home) turns the cache off, with no error: it only
 ever saves time.
@@ -12,7 +15,9 @@ ever saves time.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
 from pathlib import Path
 
 import jax
@@ -46,3 +51,49 @@ def enable() -> Path | None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_S)
     jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     return folder
+
+
+def structure_folder() -> Path | None:
+    if os.environ.get(ENV, "").strip().lower() in OFF or not jax.config.jax_compilation_cache_dir:
+        return None
+    return Path(jax.config.jax_compilation_cache_dir) / "worldsim-structure"
+
+
+_SOURCE_HASH: list[str] = []
+
+
+def source_hash() -> str:
+    """A hash of worldsim's own code and the library versions: a changed model class never reads an old entry."""
+    if not _SOURCE_HASH:
+        import flax
+
+        h = hashlib.sha256(f"{jax.__version__} {flax.__version__}".encode())
+        root = Path(__file__).resolve().parent.parent
+        for path in sorted(root.rglob("*.py")):
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+        _SOURCE_HASH.append(h.hexdigest())
+    return _SOURCE_HASH[0]
+
+
+def structure_cache(key: str | None, build):
+    """build(), kept on disk under `key` while the cache is on (key None or cache off: just build()). An entry
+    that cannot be read is rebuilt and rewritten: it only ever saves time."""
+    folder = structure_folder() if key is not None else None
+    if folder is None:
+        return build()
+    path = folder / (hashlib.sha256(f"{source_hash()} {key}".encode()).hexdigest()[:32] + ".pkl")
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)  # the user's own cache folder, written below by this same code
+    except Exception:  # noqa: BLE001 - missing, truncated, or from another version: rebuild
+        pass
+    value = build()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(value))
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the whole entry or none
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        pass
+    return value

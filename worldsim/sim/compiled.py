@@ -1,5 +1,8 @@
 """The core, jitted once per (batch rank, static settings) and shared by every Simulator and adapter.
 
+Each public function goes through worldsim.sim.aot, which keeps the traced program on disk for the next process
+(while the compilation cache is on), else calls its jitted twin.
+
 The model is an argument (a pytree), not a closure, so two simulators over models of the same config share the
 compiled code, and swapping weights never recompiles. `rank` = how many leading batch axes the state has (each is
 one jax.vmap; the model and the key are shared, so batch elements differ by their fork lineage `branch`).
@@ -17,7 +20,7 @@ from collections import Counter
 import jax
 import jax.numpy as jnp
 
-from worldsim.sim import core
+from worldsim.sim import aot, core
 
 TRACES: Counter = Counter()
 
@@ -47,8 +50,8 @@ def _init(model, key, prompt, frames, actions, temperature, rank, steps, reproje
 def init(model, key, prompt, frames, actions, temperature=1.0, *, rank: int = 0, steps: int | None = None,
          reproject: bool = False, guidance: float = 1.0):
     """core.init; with rank 1, key/prompt/frames/actions carry a leading batch axis (prompt as (bytes, mask))."""
-    return _init(model, key, prompt, frames, actions, _temp(temperature), rank, steps, bool(reproject),
-                 float(guidance))
+    return aot.call("init", _init, (model, key, prompt, frames, actions, _temp(temperature)),
+                    (rank, steps, bool(reproject), float(guidance)))
 
 
 @functools.partial(jax.jit, static_argnums=(5, 6, 7, 8, 9, 10))
@@ -66,15 +69,15 @@ def _step(model, state, action, key, temperature, rank, decode, steps, terminal_
 def step(model, state, action, key, temperature=1.0, *, rank: int = 0, decode: bool = True,
          steps: int | None = None, terminal_fn=None, reproject: bool = False):
     """core.step over a state with `rank` batch axes; action (*batch, A); one key."""
-    return _step(model, state, action, key, _temp(temperature), rank, bool(decode), steps, terminal_fn, False,
-                 bool(reproject))
+    return aot.call("step", _step, (model, state, action, key, _temp(temperature)),
+                    (rank, bool(decode), steps, terminal_fn, False, bool(reproject)))
 
 
 def rollout(model, state, actions, key, temperature=1.0, *, rank: int = 0, decode: bool = True,
             steps: int | None = None, terminal_fn=None, reproject: bool = False):
     """core.rollout over a state with `rank` batch axes; actions (*batch, T, A); one key."""
-    return _step(model, state, actions, key, _temp(temperature), rank, bool(decode), steps, terminal_fn, True,
-                 bool(reproject))
+    return aot.call("step", _step, (model, state, actions, key, _temp(temperature)),
+                    (rank, bool(decode), steps, terminal_fn, True, bool(reproject)))
 
 
 @functools.partial(jax.jit, static_argnums=(2,))

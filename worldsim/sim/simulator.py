@@ -15,6 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from worldsim.io import compile_cache
 from worldsim.sim import checks, compiled, core
 from worldsim.sim.model import WorldModel
 from worldsim.sim.state import Readout, SimState, StepOutput
@@ -49,7 +50,9 @@ class Simulator:
         self.steps, self.temperature, self.terminal_fn = steps, float(temperature), terminal_fn
         self.first_temperature, self.first_guidance = float(first), float(guidance)
         self.reproject = reproject
-        self._template = jax.eval_shape(lambda: core.init(model, jax.random.key(0)))
+        self._template = compile_cache.structure_cache(  # a state's shapes: traced once, then kept on disk
+            f"SimState {model.tokenizer.config.to_dict()} {model.dynamics.config.to_dict()}",
+            lambda: jax.eval_shape(lambda: core.init(model, jax.random.key(0))))
 
     def __repr__(self) -> str:
         return f"Simulator({self.model.source!r}, batch_size={self.batch_size})"

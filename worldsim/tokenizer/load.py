@@ -31,5 +31,6 @@ def load(directory: str | Path = "default") -> Tokenizer:
     except (TypeError, KeyError, ValueError, AttributeError) as e:
         raise ValueError(f"{directory / 'config.json'} does not match this version's TokenizerConfig ({e}); "
                          "re-export it") from None
-    return restore_params(directory, abstract_model(lambda: Tokenizer(cfg, rngs=nnx.Rngs(0))), "tokenizer",
+    return restore_params(directory, abstract_model(lambda: Tokenizer(cfg, rngs=nnx.Rngs(0)),
+                                                         f"Tokenizer {cfg.to_dict()}"), "tokenizer",
                           meta.get(CHECKSUMS))
