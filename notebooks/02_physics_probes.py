@@ -14,7 +14,7 @@
 # %% [markdown]
 # # 02 — Physics probes: does the simulator obey the laws?
 #
-# The physics-fidelity protocol of [docs/eval.md](../docs/eval.md), run through `ws.probes.evaluate`: held-out
+# The physics-fidelity protocol of [worldsim/docs/eval.md](../worldsim/docs/eval.md), run through `ws.probes.evaluate`: held-out
 # clips of every world and
 # out-of-distribution split, the first 3 frames given, 16 generated, then velocity, position, law-fit,
 # conservation, integrity and pixel measures on what the model generates, beside copy-last, constant velocity

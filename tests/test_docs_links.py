@@ -1,23 +1,28 @@
-"""The docs travel with the code: every relative link in the README, docs/, the notebooks and the experiments'
-results.md resolves to a file in the repository (and to a heading, where it names one); the package and its help
-texts point to docs/design.md and docs/eval.md, never to documents outside the repository. Reads files only: fast.
+"""The docs travel with the code: every relative link in the README, worldsim/docs/, the notebooks and the
+experiments' results.md resolves to a file in the repository (and to a heading, where it names one); the package
+and its help texts point to worldsim/docs/design.md and worldsim/docs/eval.md, which are package data (an installed
+worldsim has them), never to documents outside the repository. Reads files only: fast.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
+import tomllib
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MARKDOWN = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "experiments").glob("*/results.md")])
+DOCS = ROOT / "worldsim" / "docs"  # package data (pyproject.toml), so `pip install .` ships them
+MARKDOWN = sorted([ROOT / "README.md", *DOCS.glob("*.md"), *(ROOT / "experiments").glob("*/results.md")])
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 PACKAGE_TEXT = sorted(p for p in (ROOT / "worldsim").rglob("*")
                       if p.is_file() and p.suffix in {".py", ".md", ".txt", ".html", ".js", ".css"})
 OUTSIDE = ("shared folder", "team's shared", "../shared")  # documents a user of the repository does not have
-OLD_NAMES = re.compile(r"\b(DESIGN|EVAL)\.md\b")  # the team-internal documents docs/design.md and docs/eval.md replace
+OLD_NAMES = re.compile(r"\b(DESIGN|EVAL)\.md\b")  # the team-internal documents worldsim/docs/*.md replace
 # Files outside this change that still name DESIGN.md / EVAL.md; fix each and take it off this list.
 
 FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.M | re.S)
@@ -85,7 +90,18 @@ def notebook_markdown(path: Path) -> str:
 
 def test_the_documents_exist():
     for name in ("design.md", "eval.md"):
-        assert (ROOT / "docs" / name).is_file(), f"docs/{name} is missing"
+        assert (DOCS / name).is_file(), f"worldsim/docs/{name} is missing"
+
+
+def test_the_documents_are_package_data():
+    """The docs are found through the installed package (importlib.resources, as the help texts find them), and
+    pyproject.toml's package-data ships every one of them in a wheel (`pip install .`, not only editable)."""
+    for name in ("design.md", "eval.md"):
+        assert (files("worldsim") / "docs" / name).is_file(), name
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["worldsim"]
+    docs = [p.relative_to(ROOT / "worldsim").as_posix() for p in DOCS.glob("*.md")]
+    assert docs and all(any(fnmatch.fnmatch(d, g) for g in globs) for d in docs), (docs, globs)
+    assert not (ROOT / "docs" / "eval.md").exists() and not (ROOT / "docs" / "design.md").exists()  # one copy
 
 
 @pytest.mark.parametrize("path", MARKDOWN, ids=rel)
@@ -104,7 +120,7 @@ def test_repository_paths_in_readme_and_docs_exist():
     """`worldsim/...`, `experiments/...` etc. in backticks name files or folders that exist (from the root)."""
     path_like = re.compile(r"`((?:worldsim|experiments|notebooks|tests|docs)/[A-Za-z0-9_./-]*)`")
     bad = []
-    for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+    for path in [ROOT / "README.md", *DOCS.glob("*.md")]:
         for name in path_like.findall(FENCE.sub("", path.read_text(encoding="utf-8"))):
             p = ROOT / name
             if re.search(r"-v\d+$", name):  # a Gymnasium id (worldsim/WorldSim-v0), not a path
@@ -114,18 +130,52 @@ def test_repository_paths_in_readme_and_docs_exist():
     assert not bad, "paths that do not exist:\n  " + "\n  ".join(bad)
 
 
+DOC_REF = re.compile(r"\bdocs/([\w.-]+\.md)(?:#([\w-]+))?")  # docs/NAME.md or worldsim/docs/NAME.md, #anchor
+
+
+def bad_doc_refs(text: str, where: str) -> list[str]:
+    bad = []
+    for name, anchor in DOC_REF.findall(text):
+        dest = DOCS / name
+        if not dest.is_file():
+            bad.append(f"{where}: docs/{name} does not exist")
+        elif anchor and anchor not in anchors(dest):
+            bad.append(f"{where}: docs/{name} has no heading #{anchor}")
+    return bad
+
+
 def test_package_points_to_docs_that_exist():
     """docs/NAME.md (with an optional #anchor) named in the package's help texts and docstrings exists."""
-    ref = re.compile(r"\bdocs/([\w.-]+\.md)(?:#([\w-]+))?")
-    bad = []
-    for path in PACKAGE_TEXT:
-        for name, anchor in ref.findall(path.read_text(encoding="utf-8")):
-            dest = ROOT / "docs" / name
-            if not dest.is_file():
-                bad.append(f"{rel(path)}: docs/{name} does not exist")
-            elif anchor and anchor not in anchors(dest):
-                bad.append(f"{rel(path)}: docs/{name} has no heading #{anchor}")
+    bad = [b for path in PACKAGE_TEXT for b in bad_doc_refs(path.read_text(encoding="utf-8"), rel(path))]
     assert not bad, "\n".join(bad)
+
+
+def help_texts() -> dict[str, str]:
+    """`worldsim [COMMAND [ACTION]] --help` as printed, for the command and every subcommand."""
+    import argparse
+
+    from worldsim.cli import build_parser
+
+    out, todo = {}, [("worldsim", build_parser())]
+    while todo:
+        name, parser = todo.pop()
+        out[name] = parser.format_help()
+        for action in parser._actions:  # argparse keeps subparsers here; no public accessor
+            if isinstance(action, argparse._SubParsersAction):
+                todo += [(f"{name} {sub}", p) for sub, p in action.choices.items()]
+    return out
+
+
+def test_help_texts_point_to_docs_that_exist():
+    """The printed help names docs that exist, and a printed path to a document (`worldsim eval --help` prints where
+    the installed eval.md is) is a file."""
+    texts = help_texts()
+    assert {"worldsim", "worldsim eval", "worldsim train", "worldsim worlds sample"} <= set(texts)
+    bad = [b for name, text in texts.items() for b in bad_doc_refs(text, f"`{name} --help`")]
+    printed = [(name, p) for name, text in texts.items() for p in re.findall(r"(?<!\S)(/\S+\.md)\b", text)]
+    bad += [f"`{name} --help`: {p} does not exist" for name, p in printed if not Path(p).is_file()]
+    assert not bad, "\n".join(bad)
+    assert str(files("worldsim") / "docs" / "eval.md") in texts["worldsim eval"].replace("\n", "")
 
 
 def test_nothing_points_outside_the_repository():
@@ -148,7 +198,7 @@ def test_cli_flags_named_in_the_docs_exist():
     known = set(re.findall(r"\"(--[a-z][a-z-]*)\"", cli)) | {"--help"}
     known |= {"--no-" + f[2:] for f in known if re.search(rf"\"{f}\", action=argparse.BooleanOptionalAction", cli)}
     bad = []
-    for path in sorted((ROOT / "docs").glob("*.md")):
+    for path in sorted(DOCS.glob("*.md")):
         for flag in sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", path.read_text(encoding="utf-8")))):
             if flag not in known:
                 bad.append(f"{rel(path)}: {flag}")

@@ -1,6 +1,6 @@
 """The Dynamics issue's bar for a dynamics export (default: the shipped model), on held-out seeds:
 
-- per world: 3 ground-truth conditioning frames, 16 generated; docs/eval.md velocity error (all frames and
+- per world: 3 ground-truth conditioning frames, 16 generated; worldsim/docs/eval.md velocity error (all frames and
   post-collision) beside copy-last, constant velocity (tracked and true) and the tracker floor; normalised score;
 - object count right over 32 generated frames;
 - text-only first frames: tracked count and colours against the caption's facts.

@@ -1,4 +1,4 @@
-"""Floors of the ground-truth worlds: what the measures of docs/eval.md read on perfect data.
+"""Floors of the ground-truth worlds: what the measures of worldsim/docs/eval.md read on perfect data.
 
     .venv/bin/python experiments/worlds/floors.py [--out experiments/worlds/floors.json]
 

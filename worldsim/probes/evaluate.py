@@ -1,4 +1,4 @@
-"""`evaluate(predictor, suite)`: the docs/eval.md protocol end to end, for any Predictor, beside the baselines.
+"""`evaluate(predictor, suite)`: the worldsim/docs/eval.md protocol end to end, for any Predictor, beside the baselines.
 
     report = ws.probes.evaluate(ws.probes.CopyLast(), "quick")
     print(report.to_markdown()); report.plots("out/")
@@ -128,13 +128,17 @@ def _controllable(suite, name) -> bool:
 
 def evaluate(predictor, suite="standard", *, key=None, progress: bool = True) -> Report:
     """Run `suite` ('standard', 'quick' or a Suite) on `predictor` (a probes.Predictor, or a world model from
-    ws.load) and the baselines."""
+    ws.load) and the baselines. A suite given by name runs at predictor.resolution; a Suite object must match it."""
     t0 = time.time()
+    preset = isinstance(suite, str)
     suite, predictor, key = get_suite(suite), as_predictor(predictor), _check_key(key)
+    if preset:  # a preset name runs at the predictor's own resolution (the worlds render at any size)
+        suite = suite.replace(resolution=int(predictor.resolution))
     if predictor.resolution != suite.resolution:
         raise ValueError(f"predictor {predictor.name!r} works at {predictor.resolution}x{predictor.resolution} but the "
-                         f"suite's clips are {suite.resolution}x{suite.resolution}: use suite.replace(resolution="
-                         f"{predictor.resolution})")
+                         f"suite's clips are {suite.resolution}x{suite.resolution}: pass the suite by name "
+                         f"(evaluate(predictor, {suite.name!r}) runs at the predictor's resolution) or use "
+                         f"suite.replace(resolution={predictor.resolution})")
     fam = set(suite.families)
     skipped = {f: f"the predictor has no {m}()" for f, m in CAPABILITY.items() if f in fam and not hasattr(predictor, m)}
     if "actions" in fam and not any(_controllable(suite, w) for w in suite.worlds):

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from worldsim.data.latents import truncate_caption
 from worldsim.sim import Simulator, WorldModel
 
 
@@ -46,7 +47,7 @@ class ModelPredictor:
         acts = np.zeros((b, k + num_frames, a_dim), np.float32) if actions is None else np.asarray(actions, np.float32)
         sim = self._sim(b)
         k_reset, k_roll = jax.random.split(key)
-        state = sim.reset(k_reset, prompt=list(captions) if captions else None, frames=frames,
+        state = sim.reset(k_reset, prompt=self._prompts(captions) if captions else None, frames=frames,
                           actions=acts[:, : k - 1] if k > 1 else None)
         # a_{k-1} moves the last given frame to the first generated one.
         _, outs = sim.rollout(state, acts[:, k - 1 : k - 1 + num_frames], k_roll)
@@ -54,7 +55,11 @@ class ModelPredictor:
 
     def first_frames(self, captions, key) -> np.ndarray:
         sim = self._sim(len(captions))
-        return np.asarray(sim.render(sim.reset(key, prompt=list(captions))))
+        return np.asarray(sim.render(sim.reset(key, prompt=self._prompts(captions))))
+
+    def _prompts(self, captions) -> list[str]:
+        """Captions cut to the model's max_text_bytes at a word boundary, as its trainer cut them."""
+        return [truncate_caption(c, self.model.max_text_bytes) for c in captions]
 
     def surprise(self, frames, actions, key) -> np.ndarray:
         frames = np.asarray(frames)

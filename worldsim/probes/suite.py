@@ -1,6 +1,7 @@
-"""What an evaluation runs: worlds, splits, clip counts and lengths, measure families (docs/eval.md protocol).
+"""What an evaluation runs: worlds, splits, clip counts and lengths, measure families (worldsim/docs/eval.md protocol).
 
     Suite.standard()   every world, ID + each OOD split, 16 clips of 3 + 16 frames at 64x64, every family
+                       (evaluate(predictor, "standard") runs it at predictor.resolution: the worlds render at any size)
     Suite.quick()      one world, ID only, a few short clips: seconds, for tests and smoke runs
 
 Clips come from held-out seeds (at or above data.HELD_OUT_SEED, which training never uses); each world/split
@@ -18,7 +19,7 @@ import jax
 from worldsim import worlds as worlds_lib
 
 FAMILIES = ("physics", "pixels", "text", "actions", "voe", "latents")
-# physics: docs/eval.md 1-5 (tracked); pixels: 6; latents: 7 (needs predictor.latents); voe: 8 (needs .surprise);
+# physics: worldsim/docs/eval.md 1-5 (tracked); pixels: 6; latents: 7 (needs predictor.latents); voe: 8 (needs .surprise);
 # text: 9 (needs .first_frames); actions: 9 (push world, any predictor).
 
 
