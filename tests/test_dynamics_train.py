@@ -13,6 +13,7 @@ from flax import nnx
 
 import worldsim as ws
 from killing import kill_after_checkpoint, saved_steps
+from tbtools import read_events
 from worldsim.agents import CEMConfig, learned_planner
 from worldsim.cli import main as cli_main
 from worldsim.data import HELD_OUT_SEED, LatentDataset, concat
@@ -257,6 +258,9 @@ def test_training_on_a_video_folder(tokenizer_dir, tokenizer, video_folder, worl
     assert {"val_loss", "val_next_mse", "val_copy_mse", "val_extrap_mse"} <= set(last)
     video = ws.io.read_video(tmp_path / "videos" / "sample_0000030.mp4")
     assert video.shape == (cfg.clip_frames, 32, 64, 3)  # ground truth | generated
+    events = read_events(tmp_path / "tb")  # TensorBoard: grouped tags, the sample as images of held-out clips
+    assert {"train/loss", "train/lr", "val/loss", "val/next_mse", "perf/frames_per_s"} <= set(events)
+    assert [step for step, _ in events["val/sample"]] == [30] and "val/sample_video" in events
     assert isinstance(model, DynamicsModel)
     # The folder's clips and the worlds' concatenate into one training set.
     both = concat([worlds_data, data])

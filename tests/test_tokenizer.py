@@ -184,13 +184,25 @@ def test_bad_configs():
 
 
 def test_cli_training_names_only_logs_that_exist(tmp_path, capsys):
-    """The end-of-run line points at the export and at the log files the run really wrote."""
+    """The end-of-run line points at the export and at the log files the run really wrote. The run's --set settings
+    reach it (train_config.json), and its reconstructions reach TensorBoard as images under train/."""
     import re
+
+    from tbtools import read_events
 
     from worldsim.cli import main as cli_main
 
-    cli_main(["train", "tokenizer", "--preset", "tiny", "--workdir", str(tmp_path), "--steps", "2"])
-    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("trained tokenizer exported to")][-1]
+    cli_main(["train", "tokenizer", "--preset", "tiny", "--workdir", str(tmp_path), "--steps", "2",
+              "--set", "video_every=2", "--set", "log_every=1", "--set", "lr=2e-3", "--set", "clip_frames=3"])
+    out = capsys.readouterr()
+    assert "settings beside the tiny preset: clip_frames=3 steps=2 lr=0.002 log_every=1 video_every=2" in out.err
+    saved = json.loads((tmp_path / "train_config.json").read_text())
+    assert (saved["lr"], saved["log_every"], saved["clip_frames"], saved["video_every"]) == (2e-3, 1, 3, 2)
+    events = read_events(tmp_path / "tb")
+    assert [s for s, _ in events["train/loss"]] == [1, 2] and "perf/steps_per_s" in events
+    assert events["train/recon"][0][1].encoded_image_string.startswith(b"\x89PNG")
+    assert events["train/recon_video"][0][1].encoded_image_string.startswith(b"GIF8")
+    line = [x for x in out.out.splitlines() if x.startswith("trained tokenizer exported to")][-1]
     assert f"exported to {tmp_path / 'model'}" in line and (tmp_path / "model" / "config.json").exists()
     named = re.search(r"logs in .*?: (.*)\)$", line).group(1).split(", ")
     assert named and all((tmp_path / n.rstrip("/")).exists() for n in named), line

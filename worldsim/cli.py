@@ -10,7 +10,9 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
+from importlib.resources import files
 from pathlib import Path
 
 import worldsim as ws
@@ -104,6 +106,44 @@ def _with_batch(cfg, n: int):
     return dataclasses.replace(cfg, clips_per_world=per_world)
 
 
+# Flags that are shorthands for --set keys: giving both for one key is refused (which one should win?).
+_FLAG_KEYS = {"steps": "steps", "video_folder": "video_folder", "tokenizer": "tokenizer", "init": "init",
+              "self_rollout": "self_rollout", "clips": "video_clips"}
+_FOLLOWS_TOKENIZER = ("cannot be set: the dynamics model's latent grid (model.grid, model.latent_dim) comes from "
+                      "--tokenizer, and its frames are at the tokenizer's resolution. For another resolution, train "
+                      "a tokenizer with `worldsim train tokenizer --set model.resolution=N` and pass --tokenizer "
+                      "WORKDIR/model")
+
+
+def _with_settings(cfg, args):
+    """cfg with the --set KEY=VALUE overrides (all at once, so settings that must agree can change together)."""
+    from worldsim.train.overrides import apply
+
+    settings = args.settings or []
+    given = {item.partition("=")[0].strip() for item in settings}
+    for flag, key in _FLAG_KEYS.items():
+        if key in given and getattr(args, flag, None) is not None:
+            raise ValueError(f"--{flag.replace('_', '-')} and --set {key}=... both set {key}: give one")
+    if args.batch_size is not None and given & {"batch_size", "clips_per_world"}:
+        raise ValueError("--batch-size and --set batch_size/clips_per_world both set the batch: give one")
+    refused = {}
+    if args.component == "dynamics":
+        refused = {k: _FOLLOWS_TOKENIZER for k in ("model.grid", "model.latent_dim", "model.resolution", "resolution")}
+    hint = f"(`worldsim train {args.component} --show-config` lists every key with its value)"
+    return apply(cfg, settings, refused=refused, hint=hint)
+
+
+def _say_settings(cfg, preset, name: str) -> None:
+    """One stderr line naming the settings that differ from the preset, so a run says what it was told."""
+    from worldsim.train import hosts
+    from worldsim.train.overrides import flatten, format_value
+
+    base = flatten(preset)
+    changed = [f"{k}={format_value(v)}" for k, v in flatten(cfg).items() if base.get(k) != v]
+    if changed and hosts.is_main():
+        print(f"settings beside the {name} preset: {' '.join(changed)}", file=sys.stderr)
+
+
 def cmd_train(args) -> None:
     import dataclasses
 
@@ -124,7 +164,9 @@ def cmd_train(args) -> None:
         raise ValueError("--videos-only needs --video-folder DIR")
     if args.clips is not None and (not args.video_folder or args.clips < 1):
         raise ValueError(f"--clips {args.clips}: use a positive number of windows, with --video-folder DIR")
-    cfg = getattr(Config, args.preset)()
+    if args.workdir is None and not args.show_config:
+        raise ValueError("--workdir DIR: give the folder for checkpoints and logs")
+    cfg = _with_settings(getattr(Config, args.preset)(), args)
     if args.steps is not None:
         if args.steps < 1:
             raise ValueError(f"--steps {args.steps}: use a positive number of steps")
@@ -143,6 +185,12 @@ def cmd_train(args) -> None:
         if args.clips is not None:
             cfg = dataclasses.replace(cfg, video_clips=args.clips)
         cfg = fit_to_tokenizer(cfg)  # the model's latent grid follows the tokenizer's
+    if args.show_config:
+        from worldsim.train.overrides import format_config
+
+        print(format_config(cfg))
+        return
+    _say_settings(cfg, getattr(Config, args.preset)(), args.preset)
     train(cfg, args.workdir, mesh=args.mesh)
     if hosts.is_main():
         work = Path(args.workdir)
@@ -158,7 +206,12 @@ def cmd_eval(args) -> None:
     from worldsim.probes.suite import get_suite
 
     suite = get_suite(args.suite)
-    predictor = resolve(args.model, resolution=suite.resolution)
+    predictor = resolve(args.model, resolution=suite.resolution if args.resolution is None else args.resolution)
+    if args.resolution is not None and args.resolution != predictor.resolution:  # a model has one resolution
+        raise ValueError(f"--resolution {args.resolution}: the model {args.model} works at {predictor.resolution}x"
+                         f"{predictor.resolution} only; leave --resolution out to evaluate it at its own resolution")
+    suite = suite.replace(resolution=predictor.resolution)  # the worlds render at any resolution
+    print(f"evaluating {predictor.name} at {predictor.resolution}x{predictor.resolution}, suite {suite.name}")
     key = jax.random.key(HELD_OUT_SEED + args.seed)  # evaluation clips come from held-out seeds only
     report = ws.probes.evaluate(predictor, suite, key=key, progress=True)
     for path in report.save(args.out):
@@ -170,7 +223,9 @@ def cmd_eval(args) -> None:
 def cmd_bench(args) -> None:
     from worldsim.bench import run_bench
 
-    run_bench(args.model, out=args.out, quick=args.quick)
+    if args.quick and args.startup:
+        raise ValueError("--quick skips the start-up probes that --startup runs: pass one of them")
+    run_bench(args.model, out=args.out, quick=args.quick, startup_only=args.startup)
 
 
 def cmd_play(args) -> None:
@@ -182,7 +237,10 @@ def cmd_play(args) -> None:
         print(f"warning: listening on {cfg.host}, not only on this machine: anyone who can reach port {cfg.port} can "
               "use this server (there is no login) and its CPU. Use the default --host 127.0.0.1 to keep it "
               "local.", file=sys.stderr)
-    model = ws.WorldModel.random() if args.model == "random" else ws.load(args.model)
+    from worldsim.io.progress import phase
+
+    with phase(f"loading the model ({args.model})"):
+        model = ws.WorldModel.random() if args.model == "random" else ws.load(args.model)
     engine = play.Engine(model, cfg)
     if not args.no_warmup:
         engine.warm_up()
@@ -249,12 +307,31 @@ def build_parser() -> argparse.ArgumentParser:
                "--video-folder my_videos --videos-only\n"
                "  worldsim train tokenizer --workdir runs/tokenizer --batch-size 8 --mesh data=4,fsdp=2   # 8 devices\n"
                "  worldsim train dynamics --workdir runs/dynamics --batch-size 32 --mesh data=16 "
-               "--coordinator host0:1234 --num-processes 2 --process-id 0   # host1: --process-id 1",
+               "--coordinator host0:1234 --num-processes 2 --process-id 0   # host1: --process-id 1\n"
+               "\nsettings: --set KEY=VALUE sets any field of the preset's training config (repeatable, applied "
+               "together;\nflags such as --steps are shorthands for some). Nested keys take a dot; tuples are "
+               "comma-separated;\nnone clears an optional field. `--show-config` prints every key with its "
+               "resolved value.\n"
+               "  worldsim train tokenizer --workdir runs/tok32 --set model.resolution=32 --set clip_frames=8 "
+               "--set lr=3e-4 --set log_every=10\n"
+               "  worldsim train dynamics --workdir runs/dyn --tokenizer runs/tok32/model --set clip_frames=24 "
+               "--set worlds=gravity,push\n"
+               "  worldsim train dynamics --show-config --set model.d_model=192   # the resolved config, no training\n"
+               "The dynamics model's resolution and latent grid follow its --tokenizer (model.grid/latent_dim "
+               "cannot be set).\n"
+               "\nlogs: WORKDIR/metrics.jsonl; WORKDIR/tb (TensorBoard: train/, val/, perf/ scalars; sample "
+               "frames as images);\nWORKDIR/videos/*.mp4. View them with: pip install tensorboard "
+               "&& tensorboard --logdir WORKDIR/tb",
     )
     train.add_argument("component", choices=["tokenizer", "dynamics"], help="what to train: tokenizer or dynamics")
     train.add_argument("--preset", choices=["tiny", "small"], default="small",
                        help="tiny: seconds, for tests; small: the shipped default (default)")
-    train.add_argument("--workdir", required=True, help="folder for checkpoints and logs")
+    train.add_argument("--workdir", default=None, help="folder for checkpoints and logs (required to train)")
+    train.add_argument("--set", dest="settings", action="append", default=None, metavar="KEY=VALUE",
+                       help="set any field of the training config (repeatable; dotted keys reach the model's config, "
+                            "e.g. model.resolution=32); --show-config lists every key")
+    train.add_argument("--show-config", action="store_true",
+                       help="print the resolved config as KEY=VALUE lines (preset, flags and --set applied) and exit")
     train.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
     train.add_argument("--video-folder", default=None,
                        help="also train on your own .mp4/.gif clips (sidecars: NAME.txt caption, NAME.actions.npy)")
@@ -287,12 +364,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="multi-process with the settings jax detects (Slurm, Open MPI, Cloud TPU)")
     train.set_defaults(run=cmd_train)
 
+    eval_doc = files("worldsim") / "docs" / "eval.md"  # package data: there in an installed worldsim too
     evaluate = commands.add_parser(
-        "eval", formatter_class=fmt, help="physics report of a model or baseline (docs/eval.md)",
-        description="Run the physics-fidelity protocol of docs/eval.md on a model or a baseline, beside the baselines\n"
-                    "and the tracker floor, and write OUT/report.json, OUT/report.md and OUT/plots/*.png.\n"
+        "eval", formatter_class=fmt, help="physics report of a model or baseline (worldsim/docs/eval.md)",
+        description="Run the physics-fidelity protocol of worldsim/docs/eval.md on a model or a baseline, beside the\n"
+                    "baselines and the tracker floor, and write OUT/report.json, OUT/report.md and OUT/plots/*.png.\n"
+                    "The worlds are rendered at the model's own resolution (any size from 16 to 512 pixels).\n"
                     "quick: one world, a few clips (49 s on 2 CPU cores for the default model);\n"
-                    "standard: every world and OOD split (650 s; experiments/physics_eval/results.md).",
+                    "standard: every world and OOD split (650 s; experiments/physics_eval/results.md).\n"
+                    f"The protocol, its measures and formulas: {eval_doc}",
         epilog="examples:\n  worldsim eval --model copy_last --suite quick --out eval/copy_last\n"
                "  worldsim eval --model constant_velocity --suite standard --out eval/cv\n"
                "  worldsim eval --model default --out eval/default",
@@ -303,21 +383,28 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--suite", choices=["standard", "quick"], default="standard",
                           help="standard (default) or quick")
     evaluate.add_argument("--out", required=True, help="output folder (created)")
+    evaluate.add_argument("--resolution", type=int, default=None, metavar="N",
+                          help="frame size of the clips: a model is evaluated at its own resolution (the default), "
+                               "a baseline at N (default 64)")
     evaluate.add_argument("--seed", type=_seed, default=0,
                           help="which held-out clips: seed N draws from the evaluation seeds (default 0)")
     evaluate.set_defaults(run=cmd_eval)
 
     bench = commands.add_parser(
-        "bench", formatter_class=fmt, help="performance figures: cached step, batching, FLOP/s, latency",
+        "bench", formatter_class=fmt, help="performance: cached step, batching, FLOP/s, start-up times",
         description="Measure the simulator's performance figures, each a ratio taken in one run (the machine may be\n"
                     "shared): P1 cached step vs whole-context recompute at context 32, P2 step time at t=512 vs t=16,\n"
-                    "P3/P4 rollout and training FLOP/s vs a large f32 matmul, first-step latency cold and warm,\n"
-                    "world generation vs pymunk. Prints a table against the goals and writes JSON.",
-        epilog="examples:\n  worldsim bench --out experiments/bench/bench.json\n  worldsim bench --quick",
+                    "P3/P4 rollout and training FLOP/s vs a large f32 matmul, world generation vs pymunk, and the\n"
+                    "start-up times (first Simulator frame, `worldsim play` answering, `worldsim demo`), each in a\n"
+                    "fresh process with a cold and a warm compilation cache. Prints a table against the goals and\n"
+                    "writes JSON.",
+        epilog="examples:\n  worldsim bench --out experiments/bench/bench.json\n  worldsim bench --quick\n"
+               "  worldsim bench --startup --out experiments/bench/startup.json",
     )
     bench.add_argument("--model", default="default", metavar="MODEL", help="default (shipped) or a model PATH")
     bench.add_argument("--out", default=None, help="JSON file to write (default: print only)")
-    bench.add_argument("--quick", action="store_true", help="small sizes, no latency probe (a smoke run)")
+    bench.add_argument("--quick", action="store_true", help="small sizes, no start-up probes (a smoke run)")
+    bench.add_argument("--startup", action="store_true", help="only the start-up times")
     bench.set_defaults(run=cmd_bench)
 
     play = commands.add_parser(
@@ -359,8 +446,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as e:  # bad input or path: one line, no traceback (bugs still show theirs)
         message = " ".join(str(e).split())
         parser.exit(2, f"worldsim: error: {message}\n")
-    except KeyboardInterrupt:
-        parser.exit(130, "worldsim: interrupted\n")
+    except KeyboardInterrupt as e:  # Ctrl+C: 130, the shell's code for it; a trainer's says where it stopped
+        from worldsim.train.interrupt import Interrupted
+
+        if not isinstance(e, Interrupted):
+            parser.exit(130, "worldsim: interrupted\n")
+        command = shlex.join(["worldsim", *(sys.argv[1:] if argv is None else argv)])
+        parser.exit(130, f"worldsim: {e}: {command}\n")
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ class Checkpointer:
         if (self.directory / "config.json").is_file():  # junk here is one line naming the fix, before any training
             read_json_object(self.directory / "config.json", TOP_FIX)
         if hosts.is_main():  # one process checks and renames; the others wait, then all list the same steps
+            remove_unfinished(self.directory)
             set_aside_damaged(self.directory)
         hosts.barrier("worldsim-checkpoints-checked")
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, enable_async_checkpointing=False, create=True)
@@ -123,6 +125,25 @@ def damage(step_dir: Path) -> str | None:
     if not (isinstance(recorded, dict) and all(isinstance(v, str) for v in recorded.values())):
         return f"{SUMS} is damaged"
     return first_damaged(step_dir, recorded)
+
+
+UNFINISHED = "*.orbax-checkpoint-tmp*"  # orbax writes a step here, then renames it to the step's number
+
+
+def remove_unfinished(directory: Path) -> list[str]:
+    """Delete what a run killed mid-write left (orbax's temporary step folders, our half-written JSON files);
+    returns their names. Never a finished checkpoint: those are only ever renamed into place."""
+    gone = []
+    for path in sorted(directory.glob(UNFINISHED)) + sorted(directory.glob("*/*.json.tmp")) + \
+            sorted(directory.glob("*.json.tmp")):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        gone.append(str(path.relative_to(directory)))
+    if gone:
+        _say(f"removed {', '.join(gone)} from {directory}: unfinished writes of a run that was stopped")
+    return gone
 
 
 def set_aside_damaged(directory: Path) -> list[int]:

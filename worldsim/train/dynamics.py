@@ -27,7 +27,7 @@ from worldsim.dynamics import DynamicsConfig, DynamicsModel, flow_loss
 from worldsim.dynamics.load import STATE_LABELS, export, read_meta
 from worldsim.dynamics.losses import first_frame_prior_loss
 from worldsim.dynamics.state import StatePred
-from worldsim.train import hosts
+from worldsim.train import hosts, interrupt
 from worldsim.train.checkpoint import Checkpointer, check_resumable
 from worldsim.train.logging import NullLogger, TrainLogger
 from worldsim.train.mesh import check_batch, constrain, make_mesh, place, replicate, shard_batch
@@ -492,43 +492,52 @@ def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False,
         rollout = rollout_settings(cfg)
         base = jax.random.key(cfg.seed)
         meta = {"train": cfg.to_dict(), "tokenizer_fingerprint": tok_fp}
-        for step in range(start, cfg.steps):
-            b = data.batch(step, cfg.batch_size, cfg.seed, cfg.clip_frames)
-            batch = shard_batch({k: b[k] for k in _STEP_KEYS}, mesh)  # this process's rows of the global batch
-            metrics = train_step(model, opt, batch, jax.random.fold_in(base, step), cfg.text_dropout, cfg.state_weight,
-                                 cfg.context_noise, mesh=mesh, rollout=rollout, frame_noise=cfg.frame_noise)
-            done = step + 1
-            loss = float(metrics["loss"])  # every step (cheap on CPU): never train on, or checkpoint, a NaN
-            if not np.isfinite(loss):
-                raise FloatingPointError(f"non-finite loss={loss} at step {done}: lower the learning rate or check "
-                                         "the data (the last checkpoint is still good)")
-            log.advance()
-            out = {}
-            if done % cfg.log_every == 0 or done == cfg.steps:
-                out.update({k: float(v) for k, v in metrics.items()}, lr=float(lr_at(step)))
-            if cfg.val_every and (done % cfg.val_every == 0 or done == cfg.steps):
-                val_key = jax.random.key(HELD_OUT_SEED)  # the same noise every time: comparable over training
-                out.update({k: float(v) for k, v in eval_step(model, val_batch, val_key).items()})
-            if out:
-                log.scalars(done, out)
-            if cfg.sample_every and done % cfg.sample_every == 0:
-                whole = hosts.local_copy(model)  # collective; then process 0 samples on its own device
-                if main:
-                    video = sample_video(whole, tokenizer, val, done // cfg.sample_every - 1, cfg.prompt_frames,
-                                         jax.random.fold_in(jax.random.key(HELD_OUT_SEED), done))
-                    log.video(done, "sample", video)
-            if done % cfg.save_every == 0 or done == cfg.steps:
-                ckpt.save(done, {"model": model, "opt": opt}, {**meta, "step": done})
+
+        def save(step: int) -> None:
+            ckpt.save(step, {"model": model, "opt": opt}, {**meta, "step": step})
+
+        # Ctrl+C waits for the step under way, which is then saved (interrupt.py): never mid-compile or mid-write.
+        with interrupt.guard(ckpt.directory, start or None, save, cfg.steps) as stop:
+            for step in range(start, cfg.steps):
+                b = data.batch(step, cfg.batch_size, cfg.seed, cfg.clip_frames)
+                batch = shard_batch({k: b[k] for k in _STEP_KEYS}, mesh)  # this process's rows of the global batch
+                metrics = train_step(model, opt, batch, jax.random.fold_in(base, step), cfg.text_dropout,
+                                     cfg.state_weight, cfg.context_noise, mesh=mesh, rollout=rollout,
+                                     frame_noise=cfg.frame_noise)
+                done = step + 1
+                loss = float(metrics["loss"])  # every step (cheap on CPU): never train on, or checkpoint, a NaN
+                if not np.isfinite(loss):
+                    raise FloatingPointError(f"non-finite loss={loss} at step {done}: lower the learning rate or "
+                                             "check the data (the last checkpoint is still good)")
+                log.advance()
+                out = {}
+                if done % cfg.log_every == 0 or done == cfg.steps:
+                    out.update({k: float(v) for k, v in metrics.items()}, lr=float(lr_at(step)))
+                if cfg.val_every and (done % cfg.val_every == 0 or done == cfg.steps):
+                    val_key = jax.random.key(HELD_OUT_SEED)  # the same noise every time: comparable over training
+                    out.update({k: float(v) for k, v in eval_step(model, val_batch, val_key).items()})
+                if out:
+                    log.scalars(done, out)
+                if cfg.sample_every and done % cfg.sample_every == 0:
+                    whole = hosts.local_copy(model)  # collective; then process 0 samples on its own device
+                    if main:
+                        video = sample_video(whole, tokenizer, val, done // cfg.sample_every - 1, cfg.prompt_frames,
+                                             jax.random.fold_in(jax.random.key(HELD_OUT_SEED), done))
+                        log.video(done, "sample", video, tag="val/sample")  # held-out clips
+                if done % cfg.save_every == 0 or done == cfg.steps:
+                    stop.save(done)
+                stop.after(done)
     finally:
         if log is not None:
             log.close()
         ckpt.close()
     tok_path = cfg.tokenizer if cfg.tokenizer == "default" else str(Path(cfg.tokenizer).absolute())
-    whole = hosts.local_copy(model)
-    if main:
-        export(whole, workdir / "model", {"train": cfg.to_dict(), "steps": cfg.steps,
-                                          STATE_LABELS: state_labels(cfg, data),
-                                          "tokenizer": {"path": tok_path, "fingerprint": tok_fp,
-                                                        "model": tc.to_dict()}})
-    hosts.barrier("worldsim-export")  # no process returns before the model is on disk
+    with interrupt.guard(ckpt.directory, cfg.steps, None, cfg.steps):  # training is over: Ctrl+C lets this finish
+        whole = hosts.local_copy(model)
+        if main:
+            export(whole, workdir / "model", {"train": cfg.to_dict(), "steps": cfg.steps,
+                                              STATE_LABELS: state_labels(cfg, data),
+                                              "tokenizer": {"path": tok_path, "fingerprint": tok_fp,
+                                                            "model": tc.to_dict()}})
+        hosts.barrier("worldsim-export")  # no process returns before the model is on disk
     return model

@@ -1,4 +1,10 @@
-"""Training logs: JSONL lines, TensorBoard scalars, sample videos, and a tqdm progress bar with ETA."""
+"""Training logs: JSONL lines, TensorBoard scalars and sample frames, sample videos, and a tqdm progress bar with ETA.
+
+TensorBoard tags are grouped: training metrics under train/ (the learning rate too), validation ones under val/
+(metrics named val_*), throughput under perf/; sample clips show up as images: a grid of their frames and an
+animated GIF (view them with `pip install tensorboard && tensorboard --logdir WORKDIR/tb`). metrics.jsonl keeps the
+plain metric names.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,34 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
+
 from worldsim.io.tqdm_bar import tqdm
+
+PERF = ("steps_per_s", "frames_per_s")  # throughput, logged under perf/
+GRID_COLUMNS = 8  # frames per row of a sample's frame grid in TensorBoard
+
+
+def tb_tag(name: str) -> str:
+    """The TensorBoard tag of a metric: val_x -> val/x, throughput -> perf/x, anything else -> train/x (a name
+    holding a '/' is kept as it is)."""
+    if "/" in name:
+        return name
+    if name.startswith("val_"):
+        return "val/" + name[len("val_"):]
+    return ("perf/" if name in PERF else "train/") + name
+
+
+def frame_grid(frames, columns: int = GRID_COLUMNS):
+    """uint8 (H', W', 3): a clip's frames uint8 (T, H, W, 3) in rows of `columns`, left to right, top to bottom."""
+    from worldsim.viz.sheet import contact_sheet
+
+    frames = np.asarray(frames)
+    t = frames.shape[0]
+    columns = min(columns, t)
+    rows = -(-t // columns)
+    padded = np.concatenate([frames, np.zeros((rows * columns - t,) + frames.shape[1:], np.uint8)])
+    return contact_sheet(padded.reshape((rows, columns) + frames.shape[1:]), every=1, scale=1)
 
 
 class TrainLogger:
@@ -39,18 +72,22 @@ class TrainLogger:
         self._jsonl.write(json.dumps({"step": step, **{k: float(v) for k, v in metrics.items()}}) + "\n")
         self._jsonl.flush()
         for k, v in metrics.items():
-            self._tb.add_scalar(k, float(v), step)
+            self._tb.add_scalar(tb_tag(k), float(v), step)
         self._bar.set_postfix({k: f"{float(v):.4g}" for k, v in list(metrics.items())[:4]})
 
     def advance(self, n: int = 1) -> None:
         self._bar.update(n)
 
-    def video(self, step: int, name: str, frames) -> Path:
-        """Write a uint8 (T, H, W, 3) clip under workdir/videos."""
+    def video(self, step: int, name: str, frames, tag: str | None = None) -> Path:
+        """Write a uint8 (T, H, W, 3) clip under workdir/videos, and to TensorBoard under `tag` (default
+        train/NAME) as a grid of its frames, and under TAG_video as an animated GIF."""
         from worldsim.io import write_video
 
         path = self.workdir / "videos" / f"{name}_{step:07d}.mp4"
         write_video(path, frames, fps=10)
+        tag = tag or f"train/{name}"
+        self._tb.add_image(tag, frame_grid(frames), step, dataformats="HWC")
+        self._tb.file_writer.add_summary(_gif_summary(f"{tag}_video", frames, fps=10), step)
         return path
 
     def close(self) -> None:
@@ -68,8 +105,21 @@ class NullLogger:
     def advance(self, n: int = 1) -> None:
         pass
 
-    def video(self, step: int, name: str, frames) -> None:
+    def video(self, step: int, name: str, frames, tag: str | None = None) -> None:
         pass
 
     def close(self) -> None:
         pass
+
+
+def _gif_summary(tag: str, frames, fps: float):
+    """A TensorBoard image summary holding an animated GIF of the clip (what SummaryWriter.add_video writes, without
+    its moviepy dependency: the GIF is encoded by Pillow)."""
+    from tensorboardX.proto.summary_pb2 import Summary
+
+    from worldsim.io.memory import encode_video
+
+    frames = np.asarray(frames)
+    gif = encode_video(frames, "gif", fps=fps)
+    image = Summary.Image(height=frames.shape[1], width=frames.shape[2], colorspace=3, encoded_image_string=gif)
+    return Summary(value=[Summary.Value(tag=tag, image=image)])

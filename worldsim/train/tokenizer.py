@@ -20,7 +20,7 @@ from flax import nnx
 from worldsim.data import VideoFolder, WorldMixture
 from worldsim.tokenizer import Tokenizer, TokenizerConfig
 from worldsim.tokenizer.load import export
-from worldsim.train import hosts
+from worldsim.train import hosts, interrupt
 from worldsim.train.checkpoint import Checkpointer, check_resumable
 from worldsim.train.logging import NullLogger, TrainLogger
 from worldsim.train.mesh import check_batch, constrain, make_mesh, place, shard_batch
@@ -45,8 +45,12 @@ class TokenizerTrainConfig:
     video_every: int = 1000  # reconstruction videos (0 = never)
 
     def __post_init__(self):
-        if self.steps < 1 or self.clip_frames < 1 or self.clips_per_world < 1:
-            raise ValueError("steps, clip_frames and clips_per_world must be >= 1")
+        for name in ("steps", "clip_frames", "clips_per_world", "video_clips", "log_every", "save_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name}={v!r} must be an integer >= 1")
+        if self.warmup < 0 or self.video_every < 0:
+            raise ValueError(f"warmup={self.warmup} and video_every={self.video_every} must be >= 0 (0: none)")
         if not 0 < self.lr < 1:
             raise ValueError(f"lr={self.lr}: use a learning rate in (0, 1)")
         if not self.worlds and not self.video_folder:
@@ -151,28 +155,36 @@ def train(cfg: TokenizerTrainConfig, workdir: str | Path, *, quiet: bool = False
     else:
         log = NullLogger()
     lr_at = schedule(cfg)
-    try:
-        for step in range(start, cfg.steps):
-            frames = batch_frames(step)  # the global batch; each process hands over its own rows
-            metrics = train_step(model, opt, shard_batch(frames, mesh), mesh=mesh)
-            done = step + 1
-            log.advance()
-            if done % cfg.log_every == 0 or done == cfg.steps:
-                m = {k: float(v) for k, v in metrics.items()}
-                m["lr"] = float(lr_at(step))
-                log.scalars(done, m)
-            if cfg.video_every and done % cfg.video_every == 0:
-                whole = hosts.local_copy(model)  # collective; then process 0 decodes on its own device
-                if main:
-                    recon = whole.decode(whole.encode(frames[:1]))
-                    log.video(done, "recon", np.concatenate([np.asarray(frames[0]), np.asarray(recon[0])], axis=2))
-            if done % cfg.save_every == 0 or done == cfg.steps:
-                ckpt.save(done, {"model": model, "opt": opt}, {"train": cfg.to_dict(), "step": done})
-    finally:
-        log.close()
-        ckpt.close()
-    whole = hosts.local_copy(model)
-    if main:
-        export(whole, workdir / "model", {"train": cfg.to_dict(), "steps": cfg.steps})
-    hosts.barrier("worldsim-export")  # no process returns before the model is on disk
+
+    def save(step: int) -> None:
+        ckpt.save(step, {"model": model, "opt": opt}, {"train": cfg.to_dict(), "step": step})
+
+    # Ctrl+C waits for the step under way, which is then saved (interrupt.py): never mid-compile or mid-write.
+    with interrupt.guard(ckpt.directory, start or None, save, cfg.steps) as stop:
+        try:
+            for step in range(start, cfg.steps):
+                frames = batch_frames(step)  # the global batch; each process hands over its own rows
+                metrics = train_step(model, opt, shard_batch(frames, mesh), mesh=mesh)
+                done = step + 1
+                log.advance()
+                if done % cfg.log_every == 0 or done == cfg.steps:
+                    m = {k: float(v) for k, v in metrics.items()}
+                    m["lr"] = float(lr_at(step))
+                    log.scalars(done, m)
+                if cfg.video_every and done % cfg.video_every == 0:
+                    whole = hosts.local_copy(model)  # collective; then process 0 decodes on its own device
+                    if main:
+                        recon = whole.decode(whole.encode(frames[:1]))
+                        log.video(done, "recon", np.concatenate([np.asarray(frames[0]), np.asarray(recon[0])],
+                                                                axis=2))
+                if done % cfg.save_every == 0 or done == cfg.steps:
+                    stop.save(done)
+                stop.after(done)
+        finally:
+            log.close()
+            ckpt.close()
+        whole = hosts.local_copy(model)
+        if main:
+            export(whole, workdir / "model", {"train": cfg.to_dict(), "steps": cfg.steps})
+        hosts.barrier("worldsim-export")  # no process returns before the model is on disk
     return model
