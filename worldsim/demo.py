@@ -56,13 +56,19 @@ def _tracks(*parts: np.ndarray) -> np.ndarray:
 
 
 def _save(out: Path, label: str, frames: np.ndarray, video: np.ndarray, labels, fps: float,
-          tracks: np.ndarray | None = None) -> list[Path]:
+          tracks: np.ndarray | None = None, log: Callable[[str], None] = print) -> list[Path]:
+    """Write label.mp4, label.gif and label_sheet.png, naming each as soon as it is on disk."""
     n_parts = 1 if tracks is None else tracks.shape[2] // len(worlds.COLOURS)
     tracks = _tracks(frames) if tracks is None else tracks
     sheet = viz.contact_sheet(frames, every=4, tracks=tracks, labels=labels,
                               colours=np.concatenate([np.asarray(worlds.COLOURS)] * n_parts))
-    return [io.write_video(out / f"{label}.mp4", video, fps=fps), io.write_video(out / f"{label}.gif", video, fps=fps),
-            io.write_image(out / f"{label}_sheet.png", sheet)]
+    written = []
+    for write in (lambda: io.write_video(out / f"{label}.mp4", video, fps=fps),
+                  lambda: io.write_video(out / f"{label}.gif", video, fps=fps),
+                  lambda: io.write_image(out / f"{label}_sheet.png", sheet)):
+        written.append(write())
+        log(f"  wrote {written[-1]}")
+    return written
 
 
 def run_demo(out="worldsim_demo", seed: int = 0, model="default", fps: float = 10,
@@ -83,22 +89,18 @@ def run_demo(out="worldsim_demo", seed: int = 0, model="default", fps: float = 1
     written, report = {}, {}
     log(f"model: {wm.source} (sampling temperature {sim.temperature}, reprojection {sim.reproject})")
 
-    def wrote(part: str, files: list[Path]) -> None:
-        written[part] = files
-        for f in files:
-            log(f"  wrote {f}")
-
     # 1. From text alone. The first part also compiles the simulator (most of its time on a CPU).
     log("\ntext (generated from the prompt alone; compiling the simulator first):")
     for p in PROMPTS:
         log(f"  {p}")
-    with phase(f"compiling the simulator, then generating {CLIPS} clips of {FRAMES} frames"):
+    # As many generated frames as the continuations below: one rollout program serves both (compiling is most of
+    # the demo's time on a CPU).
+    with phase(f"compiling the simulator, then generating {CLIPS} clips of {steps + 1} frames"):
         state = sim.reset(jax.random.fold_in(key, 0), prompt=list(PROMPTS))
         first = np.asarray(sim.render(state))[:, None]
-        _, outs = sim.rollout(state, np.zeros((CLIPS, FRAMES - 1, wm.action_dim), np.float32),
-                              jax.random.fold_in(key, 1))
+        _, outs = sim.rollout(state, np.zeros((CLIPS, steps, wm.action_dim), np.float32), jax.random.fold_in(key, 1))
         frames = np.concatenate([first, np.asarray(outs.frames[:, :, -1])], axis=1)
-    wrote("text", _save(out, "text", frames, viz.side_by_side(*frames), list(PROMPTS), fps))
+    written["text"] = _save(out, "text", frames, viz.side_by_side(*frames), list(PROMPTS), fps, log=log)
 
     # 2-3. Continuations of ground truth, and 4. push with actions.
     for i, name in enumerate(("bouncing_balls", "gravity", "push"), start=2):
@@ -120,8 +122,8 @@ def run_demo(out="worldsim_demo", seed: int = 0, model="default", fps: float = 1
             pred = np.concatenate([truth[:, :GIVEN], np.asarray(outs.frames[:, :, -1])], axis=1)
         both = np.concatenate([truth, pred], axis=3)  # (N, T, H, 2W, 3): truth | model per clip
         video = viz.side_by_side(*[viz.side_by_side(t, p, gap=1) for t, p in zip(truth, pred)], gap=4)
-        wrote(name, _save(out, name, both, video, [f"truth | model: {c}" for c in ep.captions], fps,
-                          tracks=_tracks(truth, pred)))
+        written[name] = _save(out, name, both, video, [f"truth | model: {c}" for c in ep.captions], fps,
+                              tracks=_tracks(truth, pred), log=log)
         m = probes.measure(pred, truth, ep.states, GIVEN, ep.dt, pixels=False)
         base = probes.baseline_measures(world, ep, GIVEN, pixels=False)
         report[name] = {"model": m, **base}

@@ -52,3 +52,22 @@ def phase(label: str, stream=None, spinner: bool | None = None):
         seconds = time.perf_counter() - t0
         stream.write(f"{label}: {seconds:.1f} s\n" if ok else f"{label}: stopped after {seconds:.1f} s\n")
         stream.flush()
+
+
+@contextlib.contextmanager
+def ticking(bar, every_s: float = 1.0):
+    """Redraw a tqdm bar every `every_s` while its current item runs, so its elapsed time keeps moving through a
+    long item (the first one compiles) instead of standing still until the item ends."""
+    stop = threading.Event()
+
+    def tick():
+        while not stop.wait(every_s):
+            bar.refresh()
+
+    thread = threading.Thread(target=tick, name="worldsim-bar", daemon=True)
+    thread.start()
+    try:
+        yield bar
+    finally:
+        stop.set()
+        thread.join()

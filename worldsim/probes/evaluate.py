@@ -17,6 +17,7 @@ from functools import partial
 import jax
 import numpy as np
 
+from worldsim.io.progress import ticking
 from worldsim.io.tqdm_bar import tqdm
 from worldsim.probes.action_following import action_following
 from worldsim.probes.baseline_predictors import ConstantVelocity, CopyLast
@@ -147,7 +148,8 @@ def evaluate(predictor, suite="standard", *, key=None, progress: bool = True) ->
     data = {"model_name": predictor.name, "suite": dataclasses.asdict(suite), "columns": list(COLUMNS), "worlds": {},
             "skipped": skipped, "warnings": []}
     tasks = _plan(predictor, suite, key, fam, data)
-    with tqdm(total=len(tasks), disable=not progress, unit="task", desc=f"evaluating {predictor.name}") as bar:
+    with tqdm(total=len(tasks), disable=not progress, unit="task", desc=f"evaluating {predictor.name}") as bar, \
+            ticking(bar):
         for label, task in tasks:
             bar.set_postfix_str(label)
             task()
