@@ -54,20 +54,26 @@ def phase(label: str, stream=None, spinner: bool | None = None):
         stream.flush()
 
 
-@contextlib.contextmanager
-def ticking(bar, every_s: float = 1.0):
-    """Redraw a tqdm bar every `every_s` while its current item runs, so its elapsed time keeps moving through a
-    long item (the first one compiles) instead of standing still until the item ends."""
-    stop = threading.Event()
+class ticking:
+    """Redraw a tqdm bar every `every_s` until stopped, so its elapsed time keeps moving through a long item (the
+    first one compiles) instead of standing still until the item ends. A context manager, or .stop() by hand."""
 
-    def tick():
-        while not stop.wait(every_s):
-            bar.refresh()
+    def __init__(self, bar, every_s: float = 1.0):
+        self._stop = threading.Event()
 
-    thread = threading.Thread(target=tick, name="worldsim-bar", daemon=True)
-    thread.start()
-    try:
-        yield bar
-    finally:
-        stop.set()
-        thread.join()
+        def tick():
+            while not self._stop.wait(every_s):
+                bar.refresh()
+
+        self._thread = threading.Thread(target=tick, name="worldsim-bar", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

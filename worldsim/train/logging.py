@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from worldsim.io.progress import ticking
 from worldsim.io.tqdm_bar import tqdm
 
 PERF = ("steps_per_s", "frames_per_s")  # throughput, logged under perf/
@@ -55,6 +56,8 @@ class TrainLogger:
 
         self._tb = SummaryWriter(str(self.workdir / "tb"))
         self._bar = tqdm(total=total_steps, initial=start_step, disable=quiet, dynamic_ncols=True, unit="step")
+        self._bar.set_postfix_str("compiling the training step (the first step waits for it)")
+        self._ticking = ticking(self._bar)  # the clock keeps moving through the first step's compile
         self._t0, self._last_step = time.time(), start_step
 
     def scalars(self, step: int, metrics: dict[str, float]) -> None:
@@ -76,6 +79,8 @@ class TrainLogger:
         self._bar.set_postfix({k: f"{float(v):.4g}" for k, v in list(metrics.items())[:4]})
 
     def advance(self, n: int = 1) -> None:
+        if self._bar.n == self._bar.initial:
+            self._bar.set_postfix_str("", refresh=False)
         self._bar.update(n)
 
     def video(self, step: int, name: str, frames, tag: str | None = None) -> Path:
@@ -91,6 +96,7 @@ class TrainLogger:
         return path
 
     def close(self) -> None:
+        self._ticking.stop()
         self._bar.close()
         self._tb.close()
         self._jsonl.close()
