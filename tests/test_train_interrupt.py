@@ -143,6 +143,19 @@ def test_in_python_the_loop_raises_interrupted_a_keyboardinterrupt_after_saving(
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_ctrl_c_during_setup_stops_before_the_first_step_with_nothing_new_saved(tmp_path):
+    """The dynamics trainer's setup (encoding clips into latents, minutes on the small preset) is guarded too."""
+    from worldsim.train.interrupt import Interrupted, guard
+
+    saved = []
+    with pytest.raises(Interrupted) as caught:
+        with guard(tmp_path, 40, saved.append, last=100) as stop:
+            os.kill(os.getpid(), signal.SIGINT)  # lands during setup: only noted
+            time.sleep(0.1)
+            stop.before_first_step()
+    assert saved == [] and "the last saved checkpoint is step 40" in str(caught.value)
+
+
 def test_ctrl_c_at_the_last_step_lets_the_run_finish(tmp_path):
     from worldsim.train.interrupt import guard
 

@@ -474,30 +474,35 @@ def train(cfg: DynamicsTrainConfig, workdir: str | Path, *, quiet: bool = False,
             place(model, mesh)
         if main:
             (workdir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-        t0 = time.time()
-        data, val = _datasets_once(cfg, tokenizer, workdir, quiet)
-        _say(quiet, f"latents: {len(data)} training clips, {len(val)} validation clips ({time.time() - t0:.1f} s)")
-        if data.captions_truncated:
-            _say(quiet, f"note: {data.captions_truncated} captions were cut to max_text_bytes={m.max_text_bytes}")
-        val_batch = {k: getattr(val, k) for k in _STEP_KEYS}  # every held-out clip once, in order
-        val_batch = replicate({**val_batch, "latents": val_batch["latents"].astype(np.float32)}, mesh)
-
-        if main:
-            _drop_metrics_after(workdir / "metrics.jsonl", start)  # a killed run may have logged past its checkpoint
-            log = TrainLogger(workdir, cfg.steps, start, quiet=quiet,
-                              frames_per_step=cfg.batch_size * cfg.clip_frames)
-        else:
-            log = NullLogger()
-        lr_at = schedule(cfg)
-        rollout = rollout_settings(cfg)
-        base = jax.random.key(cfg.seed)
         meta = {"train": cfg.to_dict(), "tokenizer_fingerprint": tok_fp}
 
         def save(step: int) -> None:
             ckpt.save(step, {"model": model, "opt": opt}, {**meta, "step": step})
 
-        # Ctrl+C waits for the step under way, which is then saved (interrupt.py): never mid-compile or mid-write.
+        # Ctrl+C waits for the setup or the step under way, which is then saved (interrupt.py): never mid-compile
+        # or mid-write.
         with interrupt.guard(ckpt.directory, start or None, save, cfg.steps) as stop:
+            t0 = time.time()
+            data, val = _datasets_once(cfg, tokenizer, workdir, quiet)
+            _say(quiet, f"latents: {len(data)} training clips, {len(val)} validation clips "
+                        f"({time.time() - t0:.1f} s)")
+            if data.captions_truncated:
+                _say(quiet, f"note: {data.captions_truncated} captions were cut to "
+                            f"max_text_bytes={m.max_text_bytes}")
+            val_batch = {k: getattr(val, k) for k in _STEP_KEYS}  # every held-out clip once, in order
+            val_batch = replicate({**val_batch, "latents": val_batch["latents"].astype(np.float32)}, mesh)
+
+            if main:
+                # a killed run may have logged past its checkpoint
+                _drop_metrics_after(workdir / "metrics.jsonl", start)
+                log = TrainLogger(workdir, cfg.steps, start, quiet=quiet,
+                                  frames_per_step=cfg.batch_size * cfg.clip_frames)
+            else:
+                log = NullLogger()
+            lr_at = schedule(cfg)
+            rollout = rollout_settings(cfg)
+            base = jax.random.key(cfg.seed)
+            stop.before_first_step()
             for step in range(start, cfg.steps):
                 b = data.batch(step, cfg.batch_size, cfg.seed, cfg.clip_frames)
                 batch = shard_batch({k: b[k] for k in _STEP_KEYS}, mesh)  # this process's rows of the global batch

@@ -65,6 +65,12 @@ class Stop:
                 self.save(step)
             raise Interrupted(step, self.saved, self.checkpoints)
 
+    def before_first_step(self) -> None:
+        """Setup (loading, encoding the clips into latents) is done: stop here, with nothing new to save, if Ctrl+C
+        was pressed during it."""
+        if self.requested():
+            raise Interrupted(self.step, self.saved, self.checkpoints)
+
     def requested(self) -> bool:
         """Whether Ctrl+C was pressed. Several processes agree (any one pressed: all stop at this step and save it
         together); this is then a collective, which `after` calls at the same point in every process."""
@@ -81,8 +87,8 @@ class Stop:
     def _handle(self, signum, frame) -> None:
         self.presses += 1
         if self.presses == 1:
-            _say("\nworldsim: stopping once the step under way is done and saved; press Ctrl+C again to stop at "
-                 "once, losing it")
+            _say("\nworldsim: stopping once the step (or the setup) under way is done, and saving; press Ctrl+C "
+                 "again to stop at once, losing it")
             return
         note = " (the checkpoint being written is dropped)" if self.saving else ""
         if _interactive():  # a notebook kernel must survive: raise here, as Python's own handler would
