@@ -15,8 +15,15 @@ from worldsim.sim import aot
 def on_disk(tmp_path, monkeypatch):
     """The export cache in a folder of the test's own (the suite runs with the compilation cache off)."""
     monkeypatch.setattr(aot, "_folder", lambda: tmp_path)
-    monkeypatch.setattr(aot, "_MEMO", {})
+    _new_process(monkeypatch)
     return tmp_path
+
+
+def _new_process(monkeypatch):
+    """What a new process has: nothing in memory, only the files."""
+    monkeypatch.setattr(aot, "_MEMO", {})
+    monkeypatch.setattr(aot, "_FAST", {})
+    monkeypatch.setattr(aot, "_WATCHED", set())
 
 
 def _episode(model, **kw):
@@ -32,9 +39,13 @@ def test_exported_programs_give_the_plain_outputs_and_load_in_a_later_process(on
     with monkeypatch.context() as m:
         m.setattr(aot, "_folder", lambda: None)  # the plain jitted path
         assert leaves_equal(got, _episode(model))
+    # Later calls of a signature seen before neither look at the disk nor hash the model again.
+    with monkeypatch.context() as m:
+        m.setattr(aot, "_runner", lambda *a, **k: pytest.fail("resolved again"))
+        assert leaves_equal(got, _episode(model))
 
     # A later process finds only the files: it loads them, and exports nothing.
-    monkeypatch.setattr(aot, "_MEMO", {})
+    _new_process(monkeypatch)
     with monkeypatch.context() as m:
         m.setattr(aot, "_export", lambda *a, **k: pytest.fail("exported again although the entry was on disk"))
         assert leaves_equal(got, _episode(model))
@@ -42,7 +53,7 @@ def test_exported_programs_give_the_plain_outputs_and_load_in_a_later_process(on
     # Damaged entries are exported again, with the same outputs.
     for path in on_disk.glob("*.bin"):
         path.write_bytes(b"junk")
-    monkeypatch.setattr(aot, "_MEMO", {})
+    _new_process(monkeypatch)
     assert leaves_equal(got, _episode(model))
     assert all(path.stat().st_size > 100 for path in on_disk.glob("*.bin"))
 

@@ -18,6 +18,7 @@ import hashlib
 import os
 import pickle
 import re
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +26,11 @@ import jax
 
 from worldsim.io import compile_cache
 
-_MEMO: dict[str, tuple] = {}  # signature -> (jitted call of the exported program, output tree, output key impls)
+_MEMO: dict[str, tuple] = {}  # signature -> (exported program, output tree, output key impls), this process
+# (name, statics, id(model), the other arguments' structure and shapes) -> a jitted runner, or None for the plain
+# call: after the first call, a step costs a dict lookup beside what the plain jitted call costs
+_FAST: dict[tuple, Callable | None] = {}
+_WATCHED: set[int] = set()  # ids of the models whose _FAST entries go when the model does
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")  # function reprs in tree structures: the same function in every process
 
 
@@ -46,26 +51,50 @@ def _signature(name: str, statics: tuple, leaves: list, tree) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def call(name: str, fn: Callable, args: tuple, statics: tuple):
-    """fn(*args, *statics) through an exported program kept on disk; the plain call when that is not possible.
-    fn: a jax.jit-ed function whose trailing arguments are static (hashable Python values); args: pytrees of
-    arrays (the model among them)."""
+def call(name: str, fn: Callable, model, args: tuple, statics: tuple):
+    """fn(model, *args, *statics) through an exported program kept on disk; the plain call when that is not
+    possible. fn: a jax.jit-ed function whose trailing arguments are static (hashable Python values); args: pytrees
+    of arrays."""
     folder = _folder()
     if folder is None or any(callable(s) for s in statics):  # a user callable (terminal_fn): no stable name
-        return fn(*args, *statics)
+        return fn(model, *args, *statics)
     leaves, tree = jax.tree.flatten(args)
     if not all(hasattr(x, "shape") and hasattr(x, "dtype") for x in leaves):
-        return fn(*args, *statics)
+        return fn(model, *args, *statics)
+    fast = (name, statics, id(model), tree, tuple((x.shape, x.dtype) for x in leaves))
+    if fast not in _FAST:
+        _FAST[fast] = _runner(folder, name, fn, model, args, statics)
+        if id(model) not in _WATCHED:  # a later model could reuse this id: forget the runners with the model
+            _WATCHED.add(id(model))
+            weakref.finalize(model, _forget, id(model))
+    runner = _FAST[fast]
+    return fn(model, *args, *statics) if runner is None else runner(model, *args)
+
+
+def _forget(model_id: int) -> None:
+    _WATCHED.discard(model_id)
+    for k in [k for k in _FAST if k[2] == model_id]:
+        del _FAST[k]
+
+
+def _runner(folder: Path, name: str, fn, model, args, statics):
+    """A jitted function of (model, *args) that runs the exported program (None: export it cannot)."""
+    leaves, tree = jax.tree.flatten((model, *args))
     sig = _signature(name, statics, leaves, tree)
     entry = _MEMO.get(sig)
     if entry is None:
         entry = _load(folder / f"{sig}.bin") or _export(folder / f"{sig}.bin", fn, leaves, tree, statics)
         if entry is None:
-            return fn(*args, *statics)
+            return None
         _MEMO[sig] = entry
-    run, out_tree, out_keys = entry
-    out = run(*[jax.random.key_data(x) if _is_key(x) else x for x in leaves])
-    return jax.tree.unflatten(out_tree, [_rewrap(x, impl) for x, impl in zip(out, out_keys)])
+    exported, out_tree, out_keys = entry
+
+    def run(model, *args):
+        flat = [jax.random.key_data(x) if _is_key(x) else x for x in jax.tree.leaves((model, *args))]
+        out = exported.call(*flat)
+        return jax.tree.unflatten(out_tree, [_rewrap(x, impl) for x, impl in zip(out, out_keys)])
+
+    return jax.jit(run)
 
 
 def _flat_fn(fn, tree, statics, key_impls):
@@ -98,15 +127,14 @@ def _export(path: Path, fn, leaves, tree, statics):
         os.replace(tmp, path)
     except OSError:
         pass
-    return jax.jit(exported.call), out_tree, out_keys
+    return exported, out_tree, out_keys
 
 
 def _load(path: Path):
     try:
         with open(path, "rb") as f:
             saved = pickle.load(f)  # the user's own cache folder, written by _export above
-        exported = jax.export.deserialize(bytearray(saved["exported"]))
-        return jax.jit(exported.call), saved["out_tree"], saved["out_keys"]
+        return jax.export.deserialize(bytearray(saved["exported"])), saved["out_tree"], saved["out_keys"]
     except Exception:  # noqa: BLE001 - missing, truncated, or from another version: export again
         return None
 

@@ -50,7 +50,7 @@ def _init(model, key, prompt, frames, actions, temperature, rank, steps, reproje
 def init(model, key, prompt, frames, actions, temperature=1.0, *, rank: int = 0, steps: int | None = None,
          reproject: bool = False, guidance: float = 1.0):
     """core.init; with rank 1, key/prompt/frames/actions carry a leading batch axis (prompt as (bytes, mask))."""
-    return aot.call("init", _init, (model, key, prompt, frames, actions, _temp(temperature)),
+    return aot.call("init", _init, model, (key, prompt, frames, actions, _temp(temperature)),
                     (rank, steps, bool(reproject), float(guidance)))
 
 
@@ -69,14 +69,14 @@ def _step(model, state, action, key, temperature, rank, decode, steps, terminal_
 def step(model, state, action, key, temperature=1.0, *, rank: int = 0, decode: bool = True,
          steps: int | None = None, terminal_fn=None, reproject: bool = False):
     """core.step over a state with `rank` batch axes; action (*batch, A); one key."""
-    return aot.call("step", _step, (model, state, action, key, _temp(temperature)),
+    return aot.call("step", _step, model, (state, action, key, _temp(temperature)),
                     (rank, bool(decode), steps, terminal_fn, False, bool(reproject)))
 
 
 def rollout(model, state, actions, key, temperature=1.0, *, rank: int = 0, decode: bool = True,
             steps: int | None = None, terminal_fn=None, reproject: bool = False):
     """core.rollout over a state with `rank` batch axes; actions (*batch, T, A); one key."""
-    return aot.call("step", _step, (model, state, actions, key, _temp(temperature)),
+    return aot.call("step", _step, model, (state, actions, key, _temp(temperature)),
                     (rank, bool(decode), steps, terminal_fn, True, bool(reproject)))
 
 
