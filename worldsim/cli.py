@@ -288,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="run the shipped model: sample clips and a short physics report",
         description="Run the shipped model: clips generated from text prompts, ground-truth starts continued beside\n"
                     "the truth, and scripted pushes in the push world, each as .mp4, .gif and a PNG contact sheet\n"
-                    "with tracked trajectories; then a short physics report (velocity error beside baselines).",
+                    "with tracked trajectories; then a short physics report (velocity error beside baselines).\n"
+                    "45 s on 2 CPU cores the first time (mostly compiling), 22 s on later runs, which load the\n"
+                    "compiled programs from the cache (median of 3, `worldsim bench --startup`).",
         formatter_class=fmt,
     )
     demo.add_argument("--out", default="worldsim_demo", help="output folder (default ./worldsim_demo)")
@@ -414,7 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "speed with an fps counter; arrow keys (or the buttons) push the agent ball in the push world;\n"
                     "branch shows four futures of the current state side by side; tracked trajectories over the\n"
                     "frames and a live kinetic-energy / momentum plot; download the session as mp4 or gif.\n"
-                    "Sessions are per browser tab and bounded (count, idle time, upload size, clip length).",
+                    "Sessions are per browser tab and bounded (count, idle time, upload size, clip length).\n"
+                    "It compiles the simulator before serving: the page answers 32 s after start the first time,\n"
+                    "8.0 s on later starts (median of 3, `worldsim bench --startup`, 2 CPU cores).",
         epilog="examples:\n  worldsim play                      # then open http://127.0.0.1:8765/\n"
                "  worldsim play --port 9000 --max-sessions 2\n"
                "  worldsim play --model runs/dynamics/model\n"

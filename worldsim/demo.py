@@ -1,4 +1,4 @@
-"""`worldsim demo`: the shipped default model at work, in about a minute on 2 CPU cores.
+"""`worldsim demo`: the shipped default model at work (45 s on 2 CPU cores the first time, 22 s later; README).
 
 Writes to one folder, each as .mp4, .gif and a PNG contact sheet with the colour tracker's trajectories drawn on:
 - text: clips generated from text prompts alone;
