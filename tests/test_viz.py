@@ -88,3 +88,24 @@ def test_side_by_side():
     assert np.all(both[:, :, 6:8] == 255)
     with pytest.raises(ValueError, match="all axes except the width"):
         ws.viz.side_by_side(a, b[:3])
+
+
+def test_grid_tiles_rows_and_pads_the_last_one():
+    clips = list(_frames(3, 2, 4, 5))  # three (T, H, W, 3) clips, each its own values
+    g = ws.viz.grid(clips, columns=2, gap=1)
+    assert g.shape == (2, 4 + 1 + 4, 5 + 1 + 5, 3)
+    assert np.array_equal(g[:, :4, :5], clips[0]) and np.array_equal(g[:, :4, 6:], clips[1])
+    assert np.array_equal(g[:, 5:, :5], clips[2]) and np.all(g[:, 5:, 6:] == 0)  # the blank filler
+    assert np.all(g[:, 4] == 255) and np.all(g[:, :, 5] == 255)  # white separators
+    with pytest.raises(ValueError, match="one shape"):
+        ws.viz.grid([clips[0], clips[0][:1]], columns=2)
+    with pytest.raises(ValueError, match="columns"):
+        ws.viz.grid(clips, columns=0)
+
+
+def test_upscale_repeats_pixels():
+    a = _frames(1, 2, 3, 4)[0]
+    big = ws.viz.upscale(a, 3)
+    assert big.shape == (2, 9, 12, 3) and np.array_equal(big[:, ::3, ::3], a) and np.array_equal(big[:, 2::3, 1::3], a)
+    with pytest.raises(ValueError, match="factor"):
+        ws.viz.upscale(a, 0)

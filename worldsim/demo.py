@@ -23,6 +23,7 @@ from worldsim.io.progress import phase
 CLIPS = 4  # one batch size for every part, so the simulator compiles once
 FRAMES = 32  # frames per clip
 GIVEN = 3  # ground-truth frames the continuations start from
+VIDEO_SCALE = 3  # videos show each pixel as 3x3
 
 PROMPTS = (
     "One bouncing ball: a large red ball in the center moving right quickly.",
@@ -53,6 +54,11 @@ def _tracks(*parts: np.ndarray) -> np.ndarray:
         out.append(pos)
         x0 += p.shape[3]
     return np.concatenate(out, axis=2)  # (N, T, C * len(parts), 2)
+
+
+def _tiled(clips: list[np.ndarray]) -> np.ndarray:
+    """The clips two per row, each pixel shown as 3x3: videos big enough to watch (the frames are 64 pixels)."""
+    return viz.upscale(viz.grid(clips, columns=2, gap=2), VIDEO_SCALE)
 
 
 def _save(out: Path, label: str, frames: np.ndarray, video: np.ndarray, labels, fps: float,
@@ -100,7 +106,7 @@ def run_demo(out="worldsim_demo", seed: int = 0, model="default", fps: float = 1
         first = np.asarray(sim.render(state))[:, None]
         _, outs = sim.rollout(state, np.zeros((CLIPS, steps, wm.action_dim), np.float32), jax.random.fold_in(key, 1))
         frames = np.concatenate([first, np.asarray(outs.frames[:, :, -1])], axis=1)
-    written["text"] = _save(out, "text", frames, viz.side_by_side(*frames), list(PROMPTS), fps, log=log)
+    written["text"] = _save(out, "text", frames, _tiled(list(frames)), list(PROMPTS), fps, log=log)
 
     # 2-3. Continuations of ground truth, and 4. push with actions.
     for i, name in enumerate(("bouncing_balls", "gravity", "push"), start=2):
@@ -121,7 +127,7 @@ def run_demo(out="worldsim_demo", seed: int = 0, model="default", fps: float = 1
             _, outs = sim.rollout(state, acts[:, GIVEN - 1 : FRAMES - 1], jax.random.fold_in(k, 2))
             pred = np.concatenate([truth[:, :GIVEN], np.asarray(outs.frames[:, :, -1])], axis=1)
         both = np.concatenate([truth, pred], axis=3)  # (N, T, H, 2W, 3): truth | model per clip
-        video = viz.side_by_side(*[viz.side_by_side(t, p, gap=1) for t, p in zip(truth, pred)], gap=4)
+        video = _tiled([viz.side_by_side(t, p, gap=1) for t, p in zip(truth, pred)])
         written[name] = _save(out, name, both, video, [f"truth | model: {c}" for c in ep.captions], fps,
                               tracks=_tracks(truth, pred), log=log)
         m = probes.measure(pred, truth, ep.states, GIVEN, ep.dt, pixels=False)

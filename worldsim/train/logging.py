@@ -57,6 +57,7 @@ class TrainLogger:
         self._tb = SummaryWriter(str(self.workdir / "tb"))
         self._bar = tqdm(total=total_steps, initial=start_step, disable=quiet, dynamic_ncols=True, unit="step")
         self._bar.set_postfix_str("compiling the training step (the first step waits for it)")
+        self._first = True
         self._ticking = ticking(self._bar)  # the clock keeps moving through the first step's compile
         self._t0, self._last_step = time.time(), start_step
 
@@ -79,7 +80,8 @@ class TrainLogger:
         self._bar.set_postfix({k: f"{float(v):.4g}" for k, v in list(metrics.items())[:4]})
 
     def advance(self, n: int = 1) -> None:
-        if self._bar.n == self._bar.initial:
+        if self._first:
+            self._first = False
             self._bar.set_postfix_str("", refresh=False)
         self._bar.update(n)
 

@@ -5,7 +5,7 @@
     ws.io.write_image("sheet.png", sheet)
 """
 
-from worldsim.viz.compose import side_by_side
+from worldsim.viz.compose import grid, side_by_side, upscale
 from worldsim.viz.sheet import contact_sheet
 
-__all__ = ["contact_sheet", "side_by_side"]
+__all__ = ["contact_sheet", "side_by_side", "grid", "upscale"]

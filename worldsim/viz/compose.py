@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from worldsim.viz.checks import uint8_frames
+from worldsim.viz.checks import positive_int, uint8_frames
 
 SEPARATOR = 255  # white: the worlds' background is black and their occluder grey, so white never blends in
 
@@ -30,3 +30,28 @@ def side_by_side(*videos, gap: int = 2) -> np.ndarray:
     for v in videos[1:]:
         parts += [sep, v]
     return np.concatenate(parts, axis=-2)
+
+
+def grid(videos, columns: int, gap: int = 2) -> np.ndarray:
+    """Tile n uint8 (..., H, W, 3) arrays of one shape in rows of `columns`, white `gap` lines between them; a short
+    last row is filled with blank (black) tiles."""
+    videos = [uint8_frames(v, f"video {i}") for i, v in enumerate(videos)]
+    if not videos:
+        raise ValueError("grid needs at least one video")
+    columns = positive_int(columns, "columns")
+    if any(v.shape != videos[0].shape for v in videos):
+        raise ValueError(f"grid needs videos of one shape, got {sorted({v.shape for v in videos})}")
+    blank = np.zeros_like(videos[0])
+    videos = videos + [blank] * (-len(videos) % columns)
+    rows = [side_by_side(*videos[i:i + columns], gap=gap) for i in range(0, len(videos), columns)]
+    sep = np.full(rows[0].shape[:-3] + (gap,) + rows[0].shape[-2:], SEPARATOR, np.uint8)
+    parts = [rows[0]]
+    for r in rows[1:]:
+        parts += [sep, r]
+    return np.concatenate(parts, axis=-3)
+
+
+def upscale(video, factor: int) -> np.ndarray:
+    """Each pixel as a factor x factor block (nearest neighbour: the pixels stay sharp, no colour is invented)."""
+    video, factor = uint8_frames(video), positive_int(factor, "factor")
+    return video.repeat(factor, axis=-3).repeat(factor, axis=-2)
