@@ -56,6 +56,8 @@ def test_chunked_sampling_keeps_clip_identity():
 
 
 def test_demo_writes_the_files_it_prints(capsys, tmp_path):
+    from worldsim.demo import PROMPTS, VIDEO_SCALE
+
     code, out, _ = run(capsys, "demo", "--out", str(tmp_path / "demo"))
     assert code == 0
     printed = [Path(line.split("wrote ", 1)[1]) for line in out.splitlines() if "wrote " in line]
@@ -68,9 +70,8 @@ def test_demo_writes_the_files_it_prints(capsys, tmp_path):
 
             assert mediapy.read_image(p).shape[-1] == 3
         else:
-            assert ws.io.read_video(p).shape[1] == 64
-    from worldsim.demo import PROMPTS
-
+            # two rows of 64-pixel clips with a 2-pixel line between, each pixel shown as VIDEO_SCALE x VIDEO_SCALE
+            assert ws.io.read_video(p).shape[1] == (2 * 64 + 2) * VIDEO_SCALE
     assert all(p in out for p in PROMPTS) and "model: default" in out
     report = out.split("Physics report", 1)[1].splitlines()
     rows = {line.split()[0]: line.split() for line in report if line.strip().startswith(("bouncing", "gravity", "push"))}
