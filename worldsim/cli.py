@@ -372,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the physics-fidelity protocol of worldsim/docs/eval.md on a model or a baseline, beside the\n"
                     "baselines and the tracker floor, and write OUT/report.json, OUT/report.md and OUT/plots/*.png.\n"
                     "The worlds are rendered at the model's own resolution (any size from 16 to 512 pixels).\n"
-                    "quick: one world, a few clips (49 s on 2 CPU cores for the default model);\n"
+                    "quick: one world, a few clips (default model, 2 CPU cores: 54 s the first time, 18 s on later\n"
+                    "runs with the compiled programs cached; median of 3, `time worldsim eval --suite quick`);\n"
                     "standard: every world and OOD split (650 s; experiments/physics_eval/results.md).\n"
                     f"The protocol, its measures and formulas: {eval_doc}",
         epilog="examples:\n  worldsim eval --model copy_last --suite quick --out eval/copy_last\n"
