@@ -64,3 +64,14 @@ def test_a_user_callable_takes_the_plain_path(on_disk):
     state = sim.reset(jax.random.key(0), prompt="a red ball")
     sim.step(state, np.zeros(model.action_dim, np.float32), jax.random.key(1))
     assert len(list(on_disk.glob("*.bin"))) == 1  # init only: the step's terminal_fn has no name a file could keep
+
+
+def test_calls_inside_a_trace_take_the_plain_path(on_disk):
+    """Under the caller's jit or vmap the arguments are tracers: nothing to export, the caller's trace takes it."""
+    from worldsim.sim import compiled
+
+    model = tiny_model()
+    state = ws.Simulator(model).reset(jax.random.key(0), prompt="a red ball")
+    action = np.zeros(model.action_dim, np.float32)
+    stepped = jax.jit(lambda s, a: compiled.step(model, s, a, jax.random.key(1), decode=False))(state, action)
+    assert stepped[0].t == 1 and len(list(on_disk.glob("*.bin"))) == 1  # only the eager reset's init was exported

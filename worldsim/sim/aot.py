@@ -59,7 +59,8 @@ def call(name: str, fn: Callable, model, args: tuple, statics: tuple):
     if folder is None or any(callable(s) for s in statics):  # a user callable (terminal_fn): no stable name
         return fn(model, *args, *statics)
     leaves, tree = jax.tree.flatten(args)
-    if not all(hasattr(x, "shape") and hasattr(x, "dtype") for x in leaves):
+    if not all(hasattr(x, "shape") and hasattr(x, "dtype") for x in leaves) or any(
+            isinstance(x, jax.core.Tracer) for x in leaves):  # inside the caller's jit / vmap: theirs to trace
         return fn(model, *args, *statics)
     fast = (name, statics, id(model), tree, tuple((x.shape, x.dtype) for x in leaves))
     if fast not in _FAST:
