@@ -96,6 +96,19 @@ def test_vector_env_next_step_autoreset():
         envs.step(np.zeros((2, 2), np.float32))
 
 
+def test_vector_env_resets_only_the_envs_that_ended():
+    """The auto-reset of a few ended envs starts them exactly as a reset of the whole batch would (same keys, same
+    lineage), for a count that needs padding (3 -> 4) and one that does not (2)."""
+    from worldsim.envs import adapter
+
+    envs = WorldSimVectorEnv(5, model=tiny_model(), task=NoTask(), max_steps=2)
+    key = jax.random.key(7)
+    whole = adapter.reset(envs.env, envs._params, key, 5)
+    for ended in ([1, 3], [0, 2, 4]):
+        some = adapter.reset(envs.env, envs._params, key, 5, only=np.array(ended))
+        assert jax.tree.all(jax.tree.map(lambda a, b: bool(np.allclose(a[np.array(ended)], b, atol=1e-5)), whole, some))
+
+
 class DmEnvContract(test_utils.EnvironmentTestMixin, unittest.TestCase):
     """dm_env's own contract tests (reset/step types, FIRST/LAST ordering, specs on every step)."""
 

@@ -54,13 +54,23 @@ def apply_options(owner, options: dict | None, allowed) -> None:
                                       options.get("frame_actions"))
 
 
-def reset(env: fn.FunctionalEnv, params: fn.EnvParams, key, batch: int | None = None):
+def reset(env: fn.FunctionalEnv, params: fn.EnvParams, key, batch: int | None = None, only=None):
     """-> (obs, state); with batch, `batch` episodes from keys split off key. Each episode starts as the
-    functional env's reset_env(its key) does: a scene of env.world drawn from its key, unless params give a start."""
+    functional env's reset_env(its key) does: a scene of env.world drawn from its key, unless params give a start.
+
+    only: indices into the batch: just those episodes (the same ones the whole batch would start there, lineage
+    included), for an auto-reset of the envs that ended. Their count is padded up to a power of two, so a vector
+    env compiles at most log2(batch) + 1 reset programs."""
     m = params.model
     sp = env.init_sampling(m)
     keys = key if batch is None else jax.random.split(key, batch)
-    tile = lambda x: x if x is None or batch is None else jnp.broadcast_to(x, (batch,) + x.shape)  # noqa: E731
+    picked = None
+    if only is not None:
+        n = len(only)
+        picked = np.concatenate([only, np.full(min(1 << (n - 1).bit_length(), batch) - n, only[0])])
+        keys = keys[picked]
+    n_keys = None if batch is None else len(keys)
+    tile = lambda x: x if x is None or batch is None else jnp.broadcast_to(x, (n_keys,) + x.shape)  # noqa: E731
     text = None if params.text is None else (tile(params.text[0]), tile(params.text[1]))
     frames, actions = tile(params.frames), tile(params.frame_actions)
     cfg, rank = env.scene(params), 0 if batch is None else 1
@@ -72,10 +82,14 @@ def reset(env: fn.FunctionalEnv, params: fn.EnvParams, key, batch: int | None = 
     state = compiled.init(m, keys, text, frames, actions, sp["temperature"], rank=rank,
                           steps=env.steps, reproject=sp["reproject"], guidance=sp["guidance"])
     if batch is not None:  # own lineages, so the one step key the batch shares samples each episode differently
-        state = state._replace(branch=core.branch_ids(jnp.zeros((), jnp.uint32), batch))
+        branch = core.branch_ids(jnp.zeros((), jnp.uint32), batch)
+        state = state._replace(branch=branch if picked is None else branch[picked])
     if cfg is None:  # a given start may lack the ball the task reads; a scene has it by design
         check_object(env.task, compiled.readout(m, state, rank=rank))
-    return observe(env, params, state, rank), state
+    obs = observe(env, params, state, rank)
+    if picked is not None:  # drop the padding
+        obs, state = jax.tree.map(lambda x: x[: len(only)], (obs, state))
+    return obs, state
 
 
 def observe(env: fn.FunctionalEnv, params: fn.EnvParams, state, rank: int):
@@ -94,6 +108,6 @@ def step(env: fn.FunctionalEnv, params: fn.EnvParams, state, action, key, rank: 
 
 
 @jax.jit
-def select(mask, a, b):
-    """Per batch element: a where mask (B,) else b, over matching pytrees with a leading batch axis."""
-    return jax.tree.map(lambda x, y: jnp.where(mask.reshape(mask.shape + (1,) * (x.ndim - 1)), x, y), a, b)
+def put(batch, rows, fresh):
+    """batch (pytree, leading batch axis) with its `rows` replaced by fresh's, in one compiled program."""
+    return jax.tree.map(lambda x, f: x.at[rows].set(f), batch, fresh)

@@ -55,9 +55,10 @@ class WorldSimVectorEnv(VectorEnv):
         a = checks.check_actions(actions, (self.num_envs,), self.model.action_dim, "actions")
         obs, new, reward, term, trunc, _ = adapter.step(self.env, self._params, self._states, a, self._key(), rank=1)
         if self._reset_next.any():  # NEXT_STEP autoreset: episodes that ended last call start anew, action ignored
+            ended = np.flatnonzero(self._reset_next)  # only those are reset (a batch-wide reset cost 1.7-1.9x a step)
+            fresh_obs, fresh = adapter.reset(self.env, self._params, self._key(), self.num_envs, only=ended)
+            obs, new = adapter.put((obs, new), ended, (fresh_obs, fresh))
             mask = jnp.asarray(self._reset_next)
-            fresh_obs, fresh = adapter.reset(self.env, self._params, self._key(), self.num_envs)
-            obs, new = adapter.select(mask, fresh_obs, obs), adapter.select(mask, fresh, new)
             reward, term, trunc = (jnp.where(mask, 0, x) for x in (reward, term, trunc))
         self._states = new
         term, trunc = np.array(term, bool), np.array(trunc, bool)
