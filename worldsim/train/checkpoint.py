@@ -196,6 +196,14 @@ def _differences(old: dict, want: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def resume_check(saved: dict, cfg, workdir, start: int) -> None:
+    """Both trainers' resume: check_resumable on the restored checkpoint's config against `cfg` (a training config
+    with to_dict), printing its note (a run being extended) from the main process."""
+    note = check_resumable(saved.get("train"), json.loads(json.dumps(cfg.to_dict())), workdir, start)
+    if note and hosts.is_main():
+        print(note, file=sys.stderr)
+
+
 def check_resumable(saved: dict | None, want: dict, workdir, start: int) -> str | None:
     """A checkpoint's training config (`saved`) against this run's (`want`, both JSON-plain dicts), resuming at
     step `start`. The same settings: None. Only `steps`, raised past `start`: a line saying the run is extended

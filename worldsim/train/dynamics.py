@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from worldsim.dynamics.load import STATE_LABELS, export, read_meta
 from worldsim.dynamics.losses import first_frame_prior_loss
 from worldsim.dynamics.state import StatePred
 from worldsim.train import hosts, interrupt
-from worldsim.train.checkpoint import Checkpointer, check_resumable
+from worldsim.train.checkpoint import Checkpointer, resume_check
 from worldsim.train.logging import NullLogger, TrainLogger
 from worldsim.train.mesh import check_batch, constrain, make_mesh, place, replicate, shard_batch
 from worldsim.train.self_rollout import SelfRollout, self_context
@@ -388,9 +387,7 @@ def _resume(ckpt: Checkpointer, model, opt, cfg: DynamicsTrainConfig, tok_fp: st
     start = ckpt.latest_step() or 0
     if start:
         saved = ckpt.restore(start, {"model": model, "opt": opt})
-        note = check_resumable(saved.get("train"), json.loads(json.dumps(cfg.to_dict())), workdir, start)
-        if note and hosts.is_main():
-            print(note, file=sys.stderr)
+        resume_check(saved, cfg, workdir, start)
         if saved.get("tokenizer_fingerprint") != tok_fp:
             raise ValueError(f"the tokenizer at {cfg.tokenizer!r} changed since {workdir} was started (different "
                              "weights): use a new --workdir, or restore the original tokenizer")

@@ -21,7 +21,7 @@ from worldsim.data import VideoFolder, WorldMixture
 from worldsim.tokenizer import Tokenizer, TokenizerConfig
 from worldsim.tokenizer.load import export
 from worldsim.train import hosts, interrupt
-from worldsim.train.checkpoint import Checkpointer, check_resumable
+from worldsim.train.checkpoint import Checkpointer, resume_check
 from worldsim.train.logging import NullLogger, TrainLogger
 from worldsim.train.mesh import check_batch, constrain, make_mesh, place, shard_batch
 
@@ -146,9 +146,7 @@ def train(cfg: TokenizerTrainConfig, workdir: str | Path, *, quiet: bool = False
     start = ckpt.latest_step() or 0
     if start:
         saved = ckpt.restore(start, {"model": model, "opt": opt})
-        note = check_resumable(saved.get("train"), json.loads(json.dumps(cfg.to_dict())), workdir, start)
-        if note and hosts.is_main():
-            print(note, file=sys.stderr)
+        resume_check(saved, cfg, workdir, start)
     if main:
         (workdir / "train_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         log = TrainLogger(workdir, cfg.steps, start, quiet=quiet, frames_per_step=clips * cfg.clip_frames)
