@@ -102,8 +102,3 @@ def startup(model: str = "default", reps: int = 3, which=tuple(PROBES), log: Cal
         log(f"startup: {name}: cold {cold:.1f} s, warm {statistics.median(warm):.1f} s")
     return out
 
-
-def first_step_latency(model: str = "default") -> dict:
-    """Seconds from process start to the first stepped frame, cold then warm (one run each)."""
-    r = startup(model, reps=1, which=("first_frame",), log=lambda s: None)["first_frame"]
-    return {"cold_s": r["cold_s"], "warm_s": r["warm_s"], "ratio": r["cold_s"] / r["warm_s"]}
