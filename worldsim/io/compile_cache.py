@@ -15,6 +15,7 @@ ever saves time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -59,41 +60,49 @@ def structure_folder() -> Path | None:
     return Path(jax.config.jax_compilation_cache_dir) / "worldsim-structure"
 
 
-_SOURCE_HASH: list[str] = []
-
-
+@functools.cache
 def source_hash() -> str:
     """A hash of worldsim's own code and the library versions: a changed model class never reads an old entry."""
-    if not _SOURCE_HASH:
-        import flax
+    import flax
 
-        h = hashlib.sha256(f"{jax.__version__} {flax.__version__}".encode())
-        root = Path(__file__).resolve().parent.parent
-        for path in sorted(root.rglob("*.py")):
-            h.update(str(path.relative_to(root)).encode())
-            h.update(path.read_bytes())
-        _SOURCE_HASH.append(h.hexdigest())
-    return _SOURCE_HASH[0]
+    h = hashlib.sha256(f"{jax.__version__} {flax.__version__}".encode())
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def read_entry(path: Path):
+    """The value pickled at `path` by write_entry, or None when it is missing or unreadable (truncated, from
+    another version): entries only ever save time, so the caller rebuilds."""
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)  # the user's own cache folder, written by write_entry
+    except Exception:  # noqa: BLE001 - any failure to read means: rebuild
+        return None
+
+
+def write_entry(path: Path, value) -> None:
+    """Pickle `value` to `path` atomically (a concurrent reader sees the whole entry or none); a failure to write
+    is ignored."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(value))
+        os.replace(tmp, path)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        pass
 
 
 def structure_cache(key: str | None, build):
-    """build(), kept on disk under `key` while the cache is on (key None or cache off: just build()). An entry
-    that cannot be read is rebuilt and rewritten: it only ever saves time."""
+    """build(), kept on disk under `key` while the cache is on (key None or cache off: just build())."""
     folder = structure_folder() if key is not None else None
     if folder is None:
         return build()
     path = folder / (hashlib.sha256(f"{source_hash()} {key}".encode()).hexdigest()[:32] + ".pkl")
-    try:
-        with open(path, "rb") as f:
-            return pickle.load(f)  # the user's own cache folder, written below by this same code
-    except Exception:  # noqa: BLE001 - missing, truncated, or from another version: rebuild
-        pass
-    value = build()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(value))
-        os.replace(tmp, path)  # atomic: a concurrent reader sees the whole entry or none
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
-        pass
+    value = read_entry(path)
+    if value is None:
+        value = build()
+        write_entry(path, value)
     return value

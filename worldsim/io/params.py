@@ -16,6 +16,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from flax import nnx
 
+from worldsim.io import compile_cache
 from worldsim.io.checksums import file_checksums, first_damaged
 
 CHECKSUMS = "sha256"  # config.json key: {"params/<file>": sha256 hex} for every file of the orbax params
@@ -86,8 +87,6 @@ def abstract_model(build, cache_key: str | None = None):
     cache (worldsim.io.compile_cache.structure_cache), where the next process finds it in ~30 ms instead of
     tracing the constructor again (~0.7 s for the default dynamics).
     """
-    from worldsim.io import compile_cache
-
     return compile_cache.structure_cache(cache_key, lambda: _traced(build))
 
 

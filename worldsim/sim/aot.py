@@ -7,7 +7,7 @@ cache (worldsim.io.compile_cache), and a later process deserializes it (millisec
 persistent cache. The exported program is the same computation; tests/test_sim_aot.py pins equal outputs.
 
 The signature covers everything the traced program depends on: the function, its static arguments, every input's
-tree structure, shape and dtype, and worldsim's source and the library versions (compile_cache._source_hash).
+tree structure, shape and dtype, and worldsim's source and the library versions (compile_cache.source_hash).
 Off when the compilation cache is off, or with WORLDSIM_AOT=0; any failure (an old or damaged entry, a JAX that cannot serialize some part)
 falls back to the plain jitted call.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import re
 import weakref
 from collections.abc import Callable
@@ -98,13 +97,14 @@ def _runner(folder: Path, name: str, fn, model, args, statics):
     return jax.jit(run)
 
 
-def _flat_fn(fn, tree, statics, key_impls):
+def _flat_fn(fn, tree, statics, key_impls, out: dict):
     """The function of flat arrays that is exported: PRNG keys travel as their raw data (jax.export takes them in
-    no other form across processes)."""
+    no other form across processes). Tracing it records the output's tree and key impls in `out`."""
     def flat(*xs):
         leaves = [jax.random.wrap_key_data(x, impl=impl) if impl else x for x, impl in zip(xs, key_impls)]
-        out = fn(*jax.tree.unflatten(tree, leaves), *statics)
-        return [jax.random.key_data(y) if _is_key(y) else y for y in jax.tree.leaves(out)]
+        ys, out["tree"] = jax.tree.flatten(fn(*jax.tree.unflatten(tree, leaves), *statics))
+        out["keys"] = [str(jax.random.key_impl(y)) if _is_key(y) else None for y in ys]
+        return [jax.random.key_data(y) if _is_key(y) else y for y in ys]
 
     return flat
 
@@ -113,30 +113,21 @@ def _export(path: Path, fn, leaves, tree, statics):
     key_impls = [str(jax.random.key_impl(x)) if _is_key(x) else None for x in leaves]
     flat_avals = [jax.ShapeDtypeStruct(jax.random.key_data(x).shape, jax.random.key_data(x).dtype) if _is_key(x)
                   else jax.ShapeDtypeStruct(x.shape, x.dtype) for x in leaves]
+    out: dict = {}
     try:
-        out_shape = jax.eval_shape(lambda *a: fn(*a, *statics), *jax.tree.unflatten(tree, leaves))
-        out_leaves, out_tree = jax.tree.flatten(out_shape)
-        out_keys = [str(jax.random.key_impl(y)) if _is_key(y) else None for y in out_leaves]
-        exported = jax.export.export(jax.jit(_flat_fn(fn, tree, statics, key_impls)))(*flat_avals)
-        blob = pickle.dumps({"exported": bytes(exported.serialize()), "out_tree": out_tree, "out_keys": out_keys})
+        exported = jax.export.export(jax.jit(_flat_fn(fn, tree, statics, key_impls, out)))(*flat_avals)
+        blob = bytes(exported.serialize())
     except Exception:  # noqa: BLE001 - something this JAX cannot export or serialize: the plain call serves
         return None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(blob)
-        os.replace(tmp, path)
-    except OSError:
-        pass
-    return exported, out_tree, out_keys
+    compile_cache.write_entry(path, {"exported": blob, "out_tree": out["tree"], "out_keys": out["keys"]})
+    return exported, out["tree"], out["keys"]
 
 
 def _load(path: Path):
+    saved = compile_cache.read_entry(path)
     try:
-        with open(path, "rb") as f:
-            saved = pickle.load(f)  # the user's own cache folder, written by _export above
         return jax.export.deserialize(bytearray(saved["exported"])), saved["out_tree"], saved["out_keys"]
-    except Exception:  # noqa: BLE001 - missing, truncated, or from another version: export again
+    except Exception:  # noqa: BLE001 - missing, damaged, or from another version: export again
         return None
 
 
